@@ -1,0 +1,57 @@
+// swift-tools-version: 6.2
+import PackageDescription
+
+// MLSec: security for machine-learning systems.
+// Modules point toward MLSecCore; the `mlsec` executable is a thin shell over the libraries.
+let package = Package(
+    name: "MLSec",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "MLSecCore", targets: ["MLSecCore"]),
+        .library(name: "MLSecIntegrity", targets: ["MLSecIntegrity"]),
+        .executable(name: "mlsec", targets: ["mlsec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
+        .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "MLSecCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
+        ),
+        .target(
+            name: "MLSecIntegrity",
+            dependencies: [
+                "MLSecCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "SwiftASN1", package: "swift-asn1"),
+            ]
+        ),
+        .executableTarget(
+            name: "mlsec",
+            dependencies: [
+                "MLSecCore",
+                "MLSecIntegrity",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "X509", package: "swift-certificates"),
+            ]
+        ),
+        .testTarget(name: "MLSecCoreTests", dependencies: ["MLSecCore"]),
+        .testTarget(
+            name: "MLSecIntegrityTests",
+            dependencies: ["MLSecIntegrity", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Vectors")]
+        ),
+    ]
+)
+
+for target in package.targets {
+    var settings = target.swiftSettings ?? []
+    settings.append(.enableUpcomingFeature("ExistentialAny"))
+    settings.append(.enableUpcomingFeature("MemberImportVisibility"))
+    target.swiftSettings = settings
+}
