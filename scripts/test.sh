@@ -37,11 +37,11 @@ fi
   echo "error: a Python test peer is missing from .venv; delete .venv and rerun" >&2; exit 1; }
 
 log "building (release)"
-swift build -c release
+swift build -c release --build-tests
 export MLSEC_BIN="$PWD/.build/release/mlsec"
 
 log "Swift tests"
-swift test -c release
+swift test -c release --skip-build
 
 log "interop tests against the Python peers"
 "$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/interop

@@ -33,17 +33,10 @@ struct SignCommand: AsyncParsableCommand {
     @Option(name: .customLong("certificate-chain"), help: "PEM certificates to embed after the signing certificate.")
     var certificateChain: [String] = []
 
+    @OptionGroup var hashing: HashingOptions
+
     @Option(help: "Where to write the signature.")
     var signature: String = "model.sig"
-
-    @Option(help: "Serialization method: files (one digest per file) or shards (per byte range).")
-    var method: MethodOption = .files
-
-    @Option(name: .customLong("shard-size"), help: "Shard size in bytes for --method shards.")
-    var shardSize: Int = Serialization.defaultShardSize
-
-    @Option(help: "Hash function: sha256, blake2b or blake3.")
-    var hash: ModelHashAlgorithm = .sha256
 
     @Option(name: .customLong("ignore-paths"), parsing: .upToNextOption, help: "Paths to leave out (relative to the current directory).")
     var ignorePaths: [String] = []
@@ -51,17 +44,11 @@ struct SignCommand: AsyncParsableCommand {
     @Flag(name: .customLong("no-ignore-git-paths"), help: "Also sign .git, .github, .gitattributes and .gitignore.")
     var noIgnoreGitPaths = false
 
-    @Flag(name: .customLong("allow-symlinks"), help: "Follow symbolic links to files (they are refused by default).")
-    var allowSymlinks = false
-
     @Flag(help: "Re-hash only files whose size or modification time changed since --previous-signature.")
     var incremental = false
 
     @Option(name: .customLong("previous-signature"), help: "Earlier signature to reuse digests from (with --incremental).")
     var previousSignature: String?
-
-    @Option(help: "Threads for hashing (default: all cores).")
-    var threads: Int?
 
     @Option(help: "Output: text or json.")
     var format: OutputFormat = .text
@@ -70,16 +57,9 @@ struct SignCommand: AsyncParsableCommand {
         if incremental != (previousSignature != nil) {
             throw ValidationError("--incremental and --previous-signature go together")
         }
-        if method == .shards, shardSize < Serialization.minimumShardSize {
-            throw ValidationError("--shard-size must be at least \(Serialization.minimumShardSize) bytes")
-        }
-        if method == .files, shardSize != Serialization.defaultShardSize {
-            throw ValidationError("--shard-size applies only to --method shards")
-        }
         if signingCertificate == nil, !certificateChain.isEmpty {
             throw ValidationError("--certificate-chain needs --signing-certificate")
         }
-        if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
     }
 
     func run() async throws {
@@ -114,9 +94,9 @@ struct SignCommand: AsyncParsableCommand {
         }
         if let relative = modelRelative(signature, root: root) { ignores.append(relative) }
         var options = SigningOptions(
-            method: method == .files ? .files : .shards(shardSize: shardSize), hash: hash,
-            allowSymlinks: allowSymlinks, ignorePaths: ignores, ignoreGitPaths: !noIgnoreGitPaths,
-            hasher: ModelHasher(workerCount: threads))
+            method: hashing.serializationMethod, hash: hashing.hash,
+            allowSymlinks: hashing.allowSymlinks, ignorePaths: ignores, ignoreGitPaths: !noIgnoreGitPaths,
+            hasher: hashing.hasher)
         if let previousSignature {
             options.previousSignature = try SignatureBundle(
                 fileBytes: try ReadOnlyFile.readAll(previousSignature, maxBytes: SignatureBundle.maxFileBytes,

@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+import MLSecCore
 import MLSecIntegrity
 
 @Suite("BLAKE2b")
@@ -64,13 +65,13 @@ struct BLAKE2bTests {
     @Test("RFC 7693 Appendix A: BLAKE2b-512(\"abc\")")
     func rfcAppendixA() {
         let digest = BLAKE2b.hash(Array("abc".utf8))
-        #expect(Self.hexString(digest) == "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923")
+        #expect(Hex.encode(digest) == "ba80a53f981c4d0d6a2797b69f12f6e94c212f14685ac4b74b12bb6fdbffa2d17d87c5392aab792dc252d5de4533cc9518d38aa8dbf1925ab92386edd4009923")
     }
 
     @Test("BLAKE2b-512 of the empty string")
     func emptyInput() {
-        #expect(Self.hexString(BLAKE2b.hash([])) == "786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419d25e1031afee585313896444934eb04b903a685b1448b755d56f701afe9be2ce")
-        #expect(Self.hexString(BLAKE2b().finalize()) == Self.hexString(BLAKE2b.hash([])))
+        #expect(Hex.encode(BLAKE2b.hash([])) == "786a02f742015903c6c6fd852552d272912f4740e15847618a86e217f71f5419d25e1031afee585313896444934eb04b903a685b1448b755d56f701afe9be2ce")
+        #expect(Hex.encode(BLAKE2b().finalize()) == Hex.encode(BLAKE2b.hash([])))
     }
 
     @Test("Official keyed KAT", arguments: keyedCases)
@@ -79,23 +80,23 @@ struct BLAKE2bTests {
         let input = (0..<testCase.length).map { UInt8($0) }
         var hasher = BLAKE2b(key: key)
         hasher.update(input)
-        #expect(Self.hexString(hasher.finalize()) == testCase.digest)
+        #expect(Hex.encode(hasher.finalize()) == testCase.digest)
     }
 
     @Test("Equal to hashlib.blake2b on random inputs", arguments: hashlibCases)
     func matchesHashlib(_ testCase: HashlibCase) throws {
-        let input = try #require(Self.bytesFromHex(testCase.input))
-        #expect(Self.hexString(BLAKE2b.hash(input, outputByteCount: testCase.outputByteCount)) == testCase.digest)
+        let input = try #require(Hex.decode(testCase.input))
+        #expect(Hex.encode(BLAKE2b.hash(input, outputByteCount: testCase.outputByteCount)) == testCase.digest)
     }
 
     @Test("Equal to hashlib.blake2b on long inputs, any split", arguments: patternCases)
     func matchesHashlibOnPatterns(_ testCase: PatternCase) {
         let input = (0..<testCase.length).map { UInt8($0 % 251) }
-        #expect(Self.hexString(BLAKE2b.hash(input, outputByteCount: testCase.outputByteCount)) == testCase.digest)
+        #expect(Hex.encode(BLAKE2b.hash(input, outputByteCount: testCase.outputByteCount)) == testCase.digest)
         var generator = SplitMix64(seed: UInt64(testCase.length))
         var hasher = BLAKE2b(outputByteCount: testCase.outputByteCount)
         Self.feedInRandomPieces(input, to: &hasher, generator: &generator)
-        #expect(Self.hexString(hasher.finalize()) == testCase.digest)
+        #expect(Hex.encode(hasher.finalize()) == testCase.digest)
     }
 
     @Test("Incremental updates equal one-shot hashing around block boundaries")
@@ -147,55 +148,6 @@ extension BLAKE2bTests {
             let end = min(input.count, start + Int(generator.next() % 301))
             input[start..<end].withUnsafeBytes { hasher.update($0) }
             start = end
-        }
-    }
-
-    /// A small seeded generator (SplitMix64), so that random splits are reproducible.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-
-        init(seed: UInt64) { state = seed }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func hexString(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var text = ""
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return text
-    }
-
-    static func bytesFromHex(_ text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = hexValue(utf8[index]), let low = hexValue(utf8[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    static func hexValue(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
-        default: return nil
         }
     }
 }

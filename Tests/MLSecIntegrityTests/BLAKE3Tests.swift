@@ -2,6 +2,7 @@
 
 import Foundation
 import Testing
+import MLSecCore
 import MLSecIntegrity
 
 @Suite("BLAKE3")
@@ -57,15 +58,15 @@ struct BLAKE3Tests {
             let input = Self.pattern(length: testCase.inputLength)
             let extendedLength = testCase.hash.count / 2
 
-            #expect(Self.hexString(BLAKE3.hash(input)) == String(testCase.hash.prefix(64)), "hash, \(testCase.inputLength) bytes")
+            #expect(Hex.encode(BLAKE3.hash(input)) == String(testCase.hash.prefix(64)), "hash, \(testCase.inputLength) bytes")
             var hasher = BLAKE3()
             hasher.update(input)
-            #expect(Self.hexString(hasher.finalize(outputByteCount: extendedLength)) == testCase.hash, "extended hash, \(testCase.inputLength) bytes")
+            #expect(Hex.encode(hasher.finalize(outputByteCount: extendedLength)) == testCase.hash, "extended hash, \(testCase.inputLength) bytes")
 
             var keyed = BLAKE3(key: key)
             keyed.update(input)
-            #expect(Self.hexString(keyed.finalize()) == String(testCase.keyedHash.prefix(64)), "keyed_hash, \(testCase.inputLength) bytes")
-            #expect(Self.hexString(keyed.finalize(outputByteCount: extendedLength)) == testCase.keyedHash, "extended keyed_hash, \(testCase.inputLength) bytes")
+            #expect(Hex.encode(keyed.finalize()) == String(testCase.keyedHash.prefix(64)), "keyed_hash, \(testCase.inputLength) bytes")
+            #expect(Hex.encode(keyed.finalize(outputByteCount: extendedLength)) == testCase.keyedHash, "extended keyed_hash, \(testCase.inputLength) bytes")
 
             var generator = SplitMix64(seed: UInt64(testCase.inputLength))
             var split = BLAKE3(key: key)
@@ -78,7 +79,7 @@ struct BLAKE3Tests {
     func segmentsThenTail(_ testCase: SegmentCase) {
         let input = Self.pattern(length: testCase.length)
         let sequential = BLAKE3.hash(input)
-        #expect(Self.hexString(sequential) == testCase.digest)
+        #expect(Hex.encode(sequential) == testCase.digest)
         #expect(Self.segmentedHash(input) == sequential)
 
         // The tail may also arrive in pieces.
@@ -92,7 +93,7 @@ struct BLAKE3Tests {
             }
         }
         Self.feedInRandomPieces(Array(input[(segmentCount * BLAKE3.segmentByteCount)...]), to: &hasher, generator: &generator)
-        #expect(Self.hexString(hasher.finalize()) == testCase.digest)
+        #expect(Hex.encode(hasher.finalize()) == testCase.digest)
     }
 
     @Test("Segments hashed concurrently, appended in order, equal the plain hash")
@@ -193,31 +194,5 @@ extension BLAKE3Tests {
             input[start..<end].withUnsafeBytes { hasher.update($0) }
             start = end
         }
-    }
-
-    /// A small seeded generator (SplitMix64), so that random splits are reproducible.
-    struct SplitMix64: RandomNumberGenerator {
-        var state: UInt64
-
-        init(seed: UInt64) { state = seed }
-
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
-    static func hexString(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef")
-        var text = ""
-        text.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return text
     }
 }
