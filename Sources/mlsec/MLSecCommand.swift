@@ -39,7 +39,7 @@ struct MLSecCommand: AsyncParsableCommand {
             if exitCode == .success {
                 MLSecCommand.exit(withError: error)  // --help, --version
             }
-            Terminal.error(MLSecCommand.fullMessage(for: error))
+            Terminal.note(MLSecCommand.fullMessage(for: error))
             Glibc.exit(2)
         }
     }
