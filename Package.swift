@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .library(name: "MLSecCore", targets: ["MLSecCore"]),
         .library(name: "MLSecIntegrity", targets: ["MLSecIntegrity"]),
+        .library(name: "MLSecFormats", targets: ["MLSecFormats"]),
+        .library(name: "MLSecEngine", targets: ["MLSecEngine"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
     ],
     dependencies: [
@@ -31,16 +33,25 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
+        .target(name: "MLSecFormats", dependencies: ["MLSecCore"]),
+        .target(name: "MLSecEngine", dependencies: ["MLSecCore", "MLSecFormats"]),
         .executableTarget(
             name: "mlsec",
             dependencies: [
                 "MLSecCore",
                 "MLSecIntegrity",
+                "MLSecEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
         .testTarget(name: "MLSecCoreTests", dependencies: ["MLSecCore"]),
+        .testTarget(
+            name: "MLSecFormatsTests",
+            dependencies: ["MLSecFormats", "MLSecCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
         .testTarget(
             name: "MLSecIntegrityTests",
             dependencies: ["MLSecIntegrity", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],

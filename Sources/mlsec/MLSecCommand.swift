@@ -17,7 +17,10 @@ struct MLSecCommand: AsyncParsableCommand {
             2 the tool could not do its job (usage error, unreadable or malformed input).
             """,
         version: MLSecVersion.string,
-        subcommands: [KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self]
+        subcommands: [
+            KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self,
+            PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self,
+        ]
     )
 
     /// Runs the command line. Usage errors and tool failures exit 2, negative verdicts exit 1.

@@ -1,0 +1,24 @@
+// Tests of training on the bundled digits data.
+
+import MLSecCore
+import MLSecEngine
+import Testing
+
+@Suite struct TrainingTests {
+    @Test func digitsSplitIsFixed() {
+        #expect(Digits.dataset(.train).count == 1437)
+        #expect(Digits.dataset(.test).count == 360)
+        #expect(Digits.dataset(.all).labels?.prefix(5) == [0, 1, 2, 3, 4])
+        let all = Digits.dataset(.all)
+        #expect(all.features.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
+    @Test func mlpReachesTheAccuracyGoalOnDigits() throws {
+        let spec = try Architecture.spec(from: "mlp:64-128-10")
+        var model = try Model(spec: spec, weights: try Architecture.initialWeights(for: spec, seed: 1))
+        let summary = try Trainer.train(&model, on: Digits.dataset(.train), options: TrainingOptions(epochs: 100, seed: 1))
+        let test = try Trainer.evaluate(model, on: Digits.dataset(.test))
+        #expect(test.accuracy >= 0.97, "test accuracy \(test.accuracy)")
+        #expect(summary.trainingAccuracy > 0.99)
+    }
+}
