@@ -34,7 +34,11 @@ let package = Package(
             ]
         ),
         .target(name: "MLSecFormats", dependencies: ["MLSecCore"]),
-        .target(name: "MLSecEngine", dependencies: ["MLSecCore", "MLSecFormats"]),
+        .target(name: "CMLSecKernels"),
+        .target(
+            name: "MLSecEngine", dependencies: ["CMLSecKernels", "MLSecCore", "MLSecFormats"],
+            exclude: ["Data/DIGITS-SOURCE.md"]
+        ),
         .executableTarget(
             name: "mlsec",
             dependencies: [

@@ -1,0 +1,83 @@
+// BenchCommand: `mlsec bench`, the engine's micro-benchmarks (GEMM GFLOP/s, training examples per second).
+
+import ArgumentParser
+import Foundation
+import MLSecCore
+import MLSecEngine
+
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "bench",
+        abstract: "Benchmarks of the native engine (Benchmarks/engine/bench.py compares them with NumPy and PyTorch).",
+        subcommands: [Gemm.self, Train.self, ExportDigits.self])
+
+    struct Gemm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Square float32 matrix multiply, GFLOP/s (median).")
+
+        @Option(help: "Comma-separated square sizes.") var sizes: String = "64,128,256,512,1024"
+        @Option(help: "Repetitions per size (median reported).") var repeats: Int = 5
+        @Option(help: "Threads (default: all cores).") var threads: Int?
+
+        func run() async throws {
+            let list = sizes.split(separator: ",").compactMap { Int($0) }
+            guard !list.isEmpty, list.allSatisfy({ (1...4096).contains($0) }), (1...100).contains(repeats) else {
+                throw MLSecError.usage("--sizes takes sizes 1...4096, --repeats 1...100")
+            }
+            let results = GEMM.benchmark(sizes: list, repeats: repeats, threads: threads)
+            printJSON(.object([
+                ("kernel", .string(GEMM.kernelName)),
+                ("results", .array(results.map { .object([("size", .int($0.size)), ("gflops", .number(String(format: "%.2f", $0.gflops)))]) })),
+            ]))
+        }
+    }
+
+    struct Train: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Train an MLP on the digits training split; examples per second (median of repeats).")
+
+        @Option(help: "Architecture.") var architecture: String = "mlp:64-128-10"
+        @Option(help: "Epochs per repeat.") var epochs: Int = 10
+        @Option(name: .customLong("batch-size")) var batchSize: Int = 32
+        @Option(help: "sgd or adam.") var optimizer: OptimizerKind = .adam
+        @Option(help: "Repetitions (median reported).") var repeats: Int = 3
+
+        func run() async throws {
+            guard (1...1000).contains(epochs), (1...1 << 16).contains(batchSize), (1...100).contains(repeats) else {
+                throw MLSecError.usage("epochs 1...1000, batch size 1...65536, repeats 1...100")
+            }
+            let data = Digits.dataset(.train)
+            var rates: [Double] = []
+            var accuracy = 0.0
+            for r in 0..<repeats {
+                let spec = try Architecture.spec(from: architecture)
+                var model = try Model(spec: spec, weights: try Architecture.initialWeights(for: spec, seed: UInt64(r)))
+                let summary = try Trainer.train(&model, on: data, options: TrainingOptions(
+                    epochs: epochs, batchSize: batchSize, optimizer: optimizer, seed: UInt64(r)))
+                rates.append(summary.examplesPerSecond)
+                accuracy = summary.trainingAccuracy
+            }
+            rates.sort()
+            printJSON(.object([
+                ("architecture", .string(architecture)), ("epochs", .int(epochs)), ("batch_size", .int(batchSize)),
+                ("optimizer", .string(optimizer.rawValue)), ("examples", .int(data.count)),
+                ("examples_per_second", .number(String(format: "%.1f", rates[rates.count / 2]))),
+                ("training_accuracy", .number(String(format: "%.4f", accuracy))),
+            ]))
+        }
+    }
+
+    struct ExportDigits: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "export-digits", abstract: "Print the digits training split as JSON (for the PyTorch comparison).",
+            shouldDisplay: false)
+
+        func run() async throws {
+            let data = Digits.dataset(.train)
+            let d = data.featureCount
+            let rows: [JSONValue] = (0..<data.count).map { r in
+                .array(data.features[r * d..<(r + 1) * d].map { .number("\($0)") })
+            }
+            printJSON(.object([("x", .array(rows)), ("y", .array((data.labels ?? []).map { .int($0) }))]))
+        }
+    }
+}
