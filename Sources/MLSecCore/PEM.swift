@@ -23,7 +23,7 @@ public enum PEM {
         var currentType: String?
         var body = ""
         for rawLine in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
-            let line = rawLine.trimmingCharacters(in: " \t\r")
+            let line = rawLine.trimming(" \t\r")
             if let type = currentType {
                 if line == "-----END \(type)-----" {
                     guard let der = Base64.decode(body), !der.isEmpty else {
@@ -54,7 +54,8 @@ public enum PEM {
 }
 
 extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
+    /// The text without leading and trailing characters that appear in `set`.
+    public func trimming(_ set: String) -> String {
         var scalars = Substring(self)
         while let first = scalars.first, set.contains(first) { scalars = scalars.dropFirst() }
         while let last = scalars.last, set.contains(last) { scalars = scalars.dropLast() }

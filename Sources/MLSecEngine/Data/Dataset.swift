@@ -39,7 +39,7 @@ public struct Dataset: Sendable {
         while let last = lines.last, last.isEmpty { lines.removeLast() }
         guard let headerLine = lines.first else { throw MLSecError.malformed("\(context): empty file, expected a header row") }
         let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map {
-            String($0).trimmingCharacters(in: " \t")
+            String($0).trimming(" \t")
         }
         guard header.count <= 1 << 20 else { throw MLSecError.limitExceeded("\(context): too many columns") }
         guard Set(header).count == header.count else { throw MLSecError.malformed("\(context) line 1: duplicate column names") }
@@ -62,7 +62,7 @@ public struct Dataset: Sendable {
                 throw MLSecError.malformed("\(context) line \(lineNumber): \(fields.count) fields, the header has \(header.count)")
             }
             for (i, field) in fields.enumerated() {
-                let trimmed = field.trimmingCharacters(in: " \t")
+                let trimmed = field.trimming(" \t")
                 if i == labelIndex {
                     guard let v = Double(trimmed), v == v.rounded(), v >= 0, v < 1e6 else {
                         throw MLSecError.malformed("\(context) line \(lineNumber): label \"\(trimmed.prefix(32))\" is not a non-negative integer")
@@ -88,14 +88,5 @@ public struct Dataset: Sendable {
         for i in indices { f.append(contentsOf: features[i * featureCount..<(i + 1) * featureCount]) }
         return Dataset(featureNames: featureNames, features: f, labels: labels.map { l in indices.map { l[$0] } },
                        count: indices.count)
-    }
-}
-
-extension StringProtocol {
-    func trimmingCharacters(in set: String) -> String {
-        var s = Substring(self)
-        while let f = s.first, set.contains(f) { s = s.dropFirst() }
-        while let l = s.last, set.contains(l) { s = s.dropLast() }
-        return String(s)
     }
 }
