@@ -13,6 +13,9 @@ public struct Model: Sendable {
     /// Feature shape (no batch) entering each layer; the last entry is the output shape.
     let shapes: [[Int]]
 
+    /// Most values one example may occupy in any layer (bounds memory for hostile model.json shapes).
+    public static let maxValuesPerExample = 1 << 24
+
     /// Binds `spec` to `weights`, checking every name and shape.
     public init(spec: ModelSpec, weights: [String: Tensor]) throws {
         var names: [String] = []
@@ -33,12 +36,28 @@ public struct Model: Sendable {
             return params.count - 1
         }
         var shape = spec.input.featureShape
+        guard try Tensor.elementCount(shape) <= Model.maxValuesPerExample else {
+            throw MLSecError.limitExceeded("the input shape \(shape) has more than \(Model.maxValuesPerExample) values per example")
+        }
         var shapes: [[Int]] = [shape]
         var bound: [BoundLayer] = []
         for (i, layerSpec) in spec.layers.enumerated() {
             let layer = layerSpec.layer
+            let inputShape = shape
             shape = try layer.outputShape(for: shape, parameters: weights, index: i)
             shapes.append(shape)
+            guard try Tensor.elementCount(shape) <= Model.maxValuesPerExample else {
+                throw MLSecError.limitExceeded("layer \(i) produces \(shape): over \(Model.maxValuesPerExample) values per example")
+            }
+            if case .conv2d(let w, _, _, _) = layer, let weight = weights[w] {
+                // The im2col buffer holds (C * kh * kw) x (Ho * Wo) values.
+                let patch = try Tensor.elementCount(Array(weight.shape.dropFirst()))
+                let plane = try Tensor.elementCount(Array(shape.dropFirst()))
+                let (size, overflow) = patch.multipliedReportingOverflow(by: plane)
+                guard !overflow, size <= Model.maxValuesPerExample else {
+                    throw MLSecError.limitExceeded("layer \(i) (conv2d) on \(inputShape) needs too large a patch buffer")
+                }
+            }
             switch layer {
             case .dense(let w, let b): bound.append(.dense(weight: try ref(w), bias: try b.map(ref)))
             case .conv2d(let w, let b, let s, let p):
