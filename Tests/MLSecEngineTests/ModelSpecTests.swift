@@ -78,4 +78,14 @@ import Testing
         weights["fc1.weight"]?.data[0] = .nan
         #expect(throws: MLSecError.self) { try Model(spec: spec, weights: weights) }
     }
+
+    @Test func hugeDeclaredShapesAreRefusedBeforeAllocating() throws {
+        let spec = ModelSpec(name: "huge", input: TensorSpec(name: "input", shape: [-1, 1, 1 << 20, 1 << 20]),
+                             output: TensorSpec(name: "o", shape: [-1, 2]),
+                             layers: [LayerSpec(.flatten), LayerSpec(.dense(weight: "w", bias: nil), outputs: 2)])
+        let error = #expect(throws: MLSecError.self) {
+            try Model(spec: spec, weights: ["w": Tensor(zeros: [2, 4])])
+        }
+        #expect(error?.code == .limitExceeded)
+    }
 }
