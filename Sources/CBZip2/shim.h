@@ -1,0 +1,2 @@
+// CBZip2: exposes the system <bzlib.h> to Swift.
+#include <bzlib.h>

@@ -1,0 +1,2 @@
+// CLZMA: exposes the system <lzma.h> to Swift.
+#include <lzma.h>

@@ -1,0 +1,2 @@
+// CZlib: exposes the system <zlib.h> to Swift.
+#include <zlib.h>
