@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "MLSecIntegrity", targets: ["MLSecIntegrity"]),
         .library(name: "MLSecFormats", targets: ["MLSecFormats"]),
         .library(name: "MLSecEngine", targets: ["MLSecEngine"]),
+        .library(name: "MLSecScan", targets: ["MLSecScan"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
     ],
     dependencies: [
@@ -42,12 +43,14 @@ let package = Package(
             name: "MLSecEngine", dependencies: ["CMLSecKernels", "MLSecCore", "MLSecFormats"],
             exclude: ["Data/DIGITS-SOURCE.md"]
         ),
+        .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
         .executableTarget(
             name: "mlsec",
             dependencies: [
                 "MLSecCore",
                 "MLSecIntegrity",
                 "MLSecEngine",
+                "MLSecScan",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
@@ -59,6 +62,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
+        .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
         .testTarget(
             name: "MLSecIntegrityTests",
             dependencies: ["MLSecIntegrity", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],

@@ -19,7 +19,7 @@ struct MLSecCommand: AsyncParsableCommand {
         version: MLSecVersion.string,
         subcommands: [
             KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self,
-            PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self, BenchCommand.self,
+            PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self, BenchCommand.self, ScanCommand.self,
         ]
     )
 

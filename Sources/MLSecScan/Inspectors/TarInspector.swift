@@ -1,0 +1,67 @@
+// TarInspector: judges tar archives (legacy PyTorch checkpoints) and scans their members.
+
+import MLSecCore
+import MLSecFormats
+
+/// Inspects tar archives.
+struct TarInspector {
+    let scanner: ModelScanner
+
+    func inspect(_ source: ModelScanner.Source, location: String?, depth: Int, findings: inout [Finding]) throws -> String {
+        let archive: TarArchive
+        do {
+            switch source {
+            case .file(let path, _): archive = try TarArchive(path: path)
+            case .bytes(let b): archive = try TarArchive(bytes: b)
+            }
+        } catch let error as MLSecError {
+            findings.append(Finding(.high, rule: "tar-anomaly", message: error.message, location: location, class: .malformed))
+            return "tar"
+        }
+        for f in archive.findings {
+            let severe: Set<TarFinding.Kind> = [.pathTraversal, .absolutePath, .symlink, .hardlink, .specialFile, .duplicateName]
+            findings.append(Finding(severe.contains(f.kind) ? .critical : .high, rule: "tar-anomaly",
+                                    message: "\(f.kind.rawValue): \(f.message)",
+                                    location: scanner.join(location, f.entryName ?? "(archive)"), class: .malformed))
+        }
+        let names = Set(archive.entries.map(\.name))
+        let isLegacyPyTorch = names.contains("pickle") && names.contains("storages")
+        for entry in archive.entries where entry.hasData {
+            let memberLocation = scanner.join(location, entry.name)
+            guard entry.size <= scanner.options.maxMemberBytes else {
+                findings.append(Finding(.medium, rule: "scan-limit",
+                                        message: "member of \(entry.size) bytes is over the inspection limit",
+                                        location: memberLocation))
+                continue
+            }
+            let bytes: [UInt8]
+            do {
+                bytes = try archive.read(entry, maxBytes: scanner.options.maxMemberBytes)
+            } catch let error as MLSecError {
+                findings.append(Finding(.high, rule: "tar-anomaly", message: error.message, location: memberLocation,
+                                        class: .malformed))
+                continue
+            }
+            if isLegacyPyTorch, entry.name == "storages" {
+                // A count pickle, then per storage a small pickle and raw bytes: only the pickles can hold code.
+                let analysis = PickleEmulator(limits: scanner.options.pickleLimits).analyze(bytes: bytes)
+                PickleJudge(policy: scanner.options.policy).judge(
+                    analysis.keepingOnlyCode(), location: memberLocation, into: &findings)
+                continue
+            }
+            _ = try scanner.nested(bytes, location: memberLocation, depth: depth + 1, findings: &findings)
+        }
+        return isLegacyPyTorch ? "pytorch-tar" : "tar"
+    }
+}
+
+extension PickleAnalysis {
+    /// The analysis without structural issues and trailing-data notes (for streams that interleave raw data).
+    func keepingOnlyCode() -> PickleAnalysis {
+        var copy = self
+        copy.issues = copy.issues.filter { $0.kind != .malformed }
+        copy.dataAfterStopOffset = nil
+        copy.pickleCount = min(copy.pickleCount, 1)
+        return copy
+    }
+}

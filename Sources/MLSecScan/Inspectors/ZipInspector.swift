@@ -1,0 +1,65 @@
+// ZipInspector: judges a zip archive's structure and scans its members (PyTorch, NumPy .npz, Keras, generic).
+
+import MLSecCore
+import MLSecFormats
+
+/// Inspects zip archives.
+struct ZipInspector {
+    let scanner: ModelScanner
+
+    func inspect(_ source: ModelScanner.Source, location: String?, depth: Int, findings: inout [Finding]) throws -> String {
+        let archive: ZipArchive
+        do {
+            switch source {
+            case .file(let path, _): archive = try ZipArchive(path: path)
+            case .bytes(let b): archive = try ZipArchive(bytes: b)
+            }
+        } catch let error as MLSecError {
+            findings.append(Finding(.high, rule: "zip-malformed", message: error.message, location: location, class: .malformed))
+            return "zip"
+        }
+        for f in archive.findings {
+            let severe: Set<ZipFinding.Kind> = [.pathTraversal, .absolutePath, .symlink, .duplicateName, .headerMismatch]
+            findings.append(Finding(severe.contains(f.kind) ? .critical : .high, rule: "zip-anomaly",
+                                    message: "\(f.kind.rawValue): \(f.message)",
+                                    location: scanner.join(location, f.entryName ?? "(archive)"), class: .malformed))
+        }
+        let names = archive.entries.map(\.name)
+        let isPyTorch = names.contains { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }
+        let isKeras = names.contains("config.json") && (names.contains("metadata.json") || names.contains("model.weights.h5"))
+        let files = archive.entries.filter { !$0.isDirectory }
+        let isNPZ = !files.isEmpty && files.allSatisfy { $0.name.hasSuffix(".npy") }
+        for entry in files {
+            if entry.isEncrypted || entry.isSymlink { continue }  // already reported as anomalies
+            let memberLocation = scanner.join(location, entry.name)
+            // PyTorch never unpickles its tensor storages (archive/data/<key>): they are raw bytes, not code.
+            if isPyTorch, Self.isPyTorchStorage(entry.name) { continue }
+            if entry.uncompressedSize > scanner.options.maxMemberBytes {
+                findings.append(Finding(.medium, rule: "scan-limit",
+                                        message: "member of \(entry.uncompressedSize) bytes is over the \(scanner.options.maxMemberBytes)-byte inspection limit",
+                                        location: memberLocation))
+                continue
+            }
+            let bytes: [UInt8]
+            do {
+                bytes = try archive.read(entry, maxBytes: scanner.options.maxMemberBytes)
+            } catch let error as MLSecError {
+                findings.append(Finding(.high, rule: "zip-malformed", message: error.message, location: memberLocation,
+                                        class: .malformed))
+                continue
+            }
+            if isKeras, entry.name == "config.json" {
+                KerasConfigInspector().inspect(jsonBytes: bytes, location: memberLocation, findings: &findings)
+                continue
+            }
+            _ = try scanner.nested(bytes, location: memberLocation, depth: depth + 1, findings: &findings)
+        }
+        return isPyTorch ? "pytorch-zip" : isKeras ? "keras" : isNPZ ? "npz" : "zip"
+    }
+
+    /// `<prefix>/data/<key>` members hold raw tensor storage.
+    static func isPyTorchStorage(_ name: String) -> Bool {
+        let parts = name.split(separator: "/")
+        return parts.count >= 3 && parts[parts.count - 2] == "data" && !name.hasSuffix(".pkl")
+    }
+}

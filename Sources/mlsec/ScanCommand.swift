@@ -1,0 +1,50 @@
+// ScanCommand: `mlsec scan`, finds code that would run when a model file loads, and malformed files.
+
+import ArgumentParser
+import MLSecCore
+import MLSecScan
+
+struct ScanCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scan",
+        abstract: "Scan model files for insecure deserialization and malformed structure (exit 0 clean, 1 unsafe or malformed, 2 error).",
+        discussion: """
+            Formats are identified by content: pickle (protocols 0-5), PyTorch zip and legacy tar, NumPy .npy/.npz,
+            joblib (gzip/bz2/xz/zlib), Keras .keras and .h5, safetensors, GGUF, ONNX. Pickles are emulated, never run;
+            every imported callable must be on an allow list (deny by default).
+
+            Examples:
+              mlsec scan ./models
+              mlsec scan model.pt --format sarif --output scan.sarif
+              mlsec scan model.pkl --policy my-policy.json     # {"allow": ["mypkg.models.*"], "deny": []}
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, sarif }
+
+    @Argument(help: "Files or directories to scan.") var paths: [String]
+    @Option(help: "Output: text, json or sarif.") var format: Format = .text
+    @Option(help: "Write the report to this file instead of stdout.") var output: String?
+    @Option(help: "Policy file adding allowed or denied callables.") var policy: String?
+
+    func validate() throws {
+        if paths.isEmpty { throw ValidationError("give at least one path") }
+    }
+
+    func run() async throws {
+        var options = ScanOptions()
+        if let policy { options.policy = try ScanPolicy.load(path: policy) }
+        let report = try ModelScanner(options: options).scan(paths: paths)
+        let text: String
+        switch format {
+        case .text: text = ReportWriter.text(report)
+        case .json: text = JSONWriter.string(ReportWriter.json(report), options: .init(pretty: true))
+        case .sarif: text = JSONWriter.string(ReportWriter.sarif(report, toolVersion: MLSecVersion.string), options: .init(pretty: true))
+        }
+        if let output {
+            try AtomicFile.write(text + "\n", to: output)
+        } else {
+            print(text)
+        }
+        if !report.isClean { throw ExitCode(1) }
+    }
+}
