@@ -253,6 +253,15 @@ try:
     model = make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y)
     put("benign/sklearn_pipeline.pkl", pickle.dumps(model, protocol=4), "clean")
     put("benign/sklearn_tree.pkl", pickle.dumps(DecisionTreeClassifier().fit(X, y), protocol=5), "clean")
+    class Payload:
+        """Pickles as a call of os.system; it is never unpickled here, only written."""
+        def __reduce__(self):
+            return (os.system, (ECHO,))
+    for name, kwargs in [("plain", {}), ("gzip", {"compress": ("gzip", 3)})]:
+        bio = io.BytesIO()
+        joblib.dump({"w": arr, "after_array": Payload()}, bio, **kwargs)
+        put(f"malicious/joblib_array_then_payload_{name}.joblib", bio.getvalue(), "unsafe",
+            ["pickle-dangerous-callable"])
     for name, kwargs in [("plain", {}), ("gzip", {"compress": ("gzip", 3)}), ("xz", {"compress": ("xz", 3)}),
                          ("zlib", {"compress": ("zlib", 3)}), ("bz2", {"compress": ("bz2", 3)})]:
         bio = io.BytesIO()

@@ -284,6 +284,92 @@ struct PickleMachine: ~Copyable {
         return UInt64(value)
     }
 
+    /// joblib classes whose BUILD is followed by raw array bytes in the stream.
+    static let joblibWrappers: Set<String> = ["joblib.numpy_pickle.NumpyArrayWrapper"]
+
+    /// The item size of a `numpy.dtype('f8', ...)` call, -1 when it is an object or unknown dtype, or nil when
+    /// the call is not numpy.dtype.
+    private mutating func numpyDTypeSize(callable: Int32, args: PickleValue) -> Int32? {
+        guard callable >= 0, Int(callable) < callableTable.count else { return nil }
+        let name = callableTable[Int(callable)].qualifiedName
+        guard name == "numpy.dtype" else { return nil }
+        let view = containers.view
+        guard let id = view.id(of: args), let first = view.sample(id).first, let (text, complete) = strings.text(first),
+            complete
+        else { return -1 }
+        var chars = Substring(text)
+        if let c = chars.first, "<>|=".contains(c) { chars = chars.dropFirst() }
+        guard let kind = chars.first else { return -1 }
+        let digits = chars.dropFirst()
+        guard let n = Int32(digits), n > 0, n <= 1 << 16 else { return kind == "?" ? 1 : -1 }
+        switch kind {
+        case "f", "i", "u", "c", "b", "S", "V", "m", "M", "a": return n
+        case "U": return n * 4
+        default: return -1
+        }
+    }
+
+    /// joblib writes an array's bytes right after its wrapper's BUILD: an alignment pad (one length byte, then
+    /// that many bytes) when `numpy_array_alignment_bytes` is in the state, then count x itemsize bytes.
+    private mutating func skipJoblibArray<S: PickleByteSource>(
+        state: PickleValue, _ source: inout S, _ op: PickleOpcode, _ at: Int
+    ) throws(PickleHalt) {
+        let view = containers.view
+        guard let id = view.id(of: state), view.kind(id) == .dict else {
+            throw .malformed("joblib array wrapper at \(at) has no state dictionary", offset: at)
+        }
+        let items = view.sample(id)
+        guard items.count == 2 * view.count(id) else {
+            throw .malformed("joblib array wrapper at \(at) has too large a state to check", offset: at)
+        }
+        var shape: [Int]?
+        var itemSize: Int32?
+        var aligned = false
+        var index = 0
+        while index + 1 < items.count {
+            let key = strings.text(items[index])?.0
+            let value = items[index + 1]
+            switch key {
+            case "shape":
+                if case .emptyTuple = value {
+                    shape = []
+                } else if let tid = view.id(of: value), view.kind(tid) == .tuple {
+                    let dims = view.sample(tid)
+                    if dims.count == view.count(tid) {
+                        shape = dims.compactMap { if case .int(let d) = $0, d >= 0 { d } else { nil } }
+                        if shape?.count != dims.count { shape = nil }
+                    }
+                }
+            case "dtype":
+                if case .numpyDType(let n) = value { itemSize = n }
+            case "numpy_array_alignment_bytes":
+                aligned = true
+            default:
+                break
+            }
+            index += 2
+        }
+        guard let shape, let itemSize else {
+            throw .malformed("joblib array wrapper at \(at): shape or dtype cannot be read", offset: at)
+        }
+        guard itemSize > 0 else {
+            throw .malformed("joblib array wrapper at \(at) holds an object array (a nested pickle), which is not supported yet", offset: at)
+        }
+        var bytes = Int(itemSize)
+        for d in shape {
+            let (p, overflow) = bytes.multipliedReportingOverflow(by: d)
+            guard !overflow else { throw .malformed("joblib array at \(at): its size overflows", offset: at) }
+            bytes = p
+        }
+        // joblib commits the current frame before writing array bytes, so they lie outside any frame.
+        if frameEnd >= 0, source.position >= frameEnd { frameEnd = -1 }
+        if aligned {
+            let pad = try byte(&source, op, at)
+            try skip(pad, &source, op, at)
+        }
+        try skip(bytes, &source, op, at)
+    }
+
     /// Moves past `length` bytes of payload.
     private mutating func skip<S: PickleByteSource>(_ length: Int, _ source: inout S, _ op: PickleOpcode, _ at: Int)
         throws(PickleHalt)
@@ -849,7 +935,12 @@ struct PickleMachine: ~Copyable {
             let args = stack.removeLast()
             let callable = stack.removeLast()
             recordCall(.call, callable: callable, args: args, at, op)
-            stack.append(.result(callableOf(callable), isNew: false))
+            let index = callableOf(callable)
+            if let size = numpyDTypeSize(callable: index, args: args) {
+                stack.append(.numpyDType(size))
+            } else {
+                stack.append(.result(index, isNew: false))
+            }
         case 0x81:  // NEWOBJ
             let op = PickleOpcode.newObj
             try require(2, op, at)
@@ -876,6 +967,9 @@ struct PickleMachine: ~Copyable {
                 text = origin < 0 ? detail([("on", target), ("state", state)]) : detail([("state", state)])
             }
             record(.build, origin, at, op, text)
+            if origin >= 0, Int(origin) < callableTable.count, Self.joblibWrappers.contains(callableTable[Int(origin)].qualifiedName) {
+                try skipJoblibArray(state: state, &source, op, at)
+            }
         case 0x82, 0x83, 0x84:  // EXT1, EXT2, EXT4
             let op = PickleOpcode(rawValue: code) ?? .ext1
             let raw = try littleEndian(op == .ext1 ? 1 : op == .ext2 ? 2 : 4, &source, op, at)

@@ -186,7 +186,8 @@ struct PickleContainers: ~Copyable {
     /// Sample slots of a list or set.
     static let sequenceSample = 4
     /// Sample slots of a dict (keys and values).
-    static let dictSample = 4
+    /// (16 keeps the whole state of small objects such as joblib's array wrappers.)
+    static let dictSample = 16
     /// Sample slots of a tuple or frozenset at most.
     static let tupleSample = 8
     /// Most containers tracked (16 bytes each).

@@ -53,6 +53,9 @@ enum PickleValue: Hashable {
     case result(Int32, isNew: Bool)
     /// What `persistent_load` returned for the persistent id with this ordinal.
     case persistent(Int)
+    /// A `numpy.dtype(...)` call result: the item size in bytes, or -1 for object or unknown dtypes
+    /// (kept so that joblib's in-stream array data can be skipped).
+    case numpyDType(Int32)
 }
 
 extension PickleValue {
@@ -154,6 +157,7 @@ struct PickleValueDescriber {
             let name = index >= 0 ? callableName(index) : "?"
             emit(isNew ? "new(\(name))" : "result(of: \(name))")
         case .persistent(let n): emit("persistent(#\(n))")
+        case .numpyDType(let n): emit(n < 0 ? "result(of: numpy.dtype, object)" : "result(of: numpy.dtype, \(n) bytes)")
         case .container(let raw):
             guard let id = containers.id(of: .container(raw)) else {
                 emit("container(?)")
