@@ -5,43 +5,6 @@ import MLSecCore
 import MLSecFormats
 import Testing
 
-// MARK: - Helpers
-
-private func fixturePath(_ name: String) throws -> String {
-    let url = try #require(Bundle.module.url(forResource: "Fixtures/archives/\(name)", withExtension: nil))
-    return url.path
-}
-
-private func fixture(_ name: String) throws -> [UInt8] {
-    try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixturePath(name))))
-}
-
-/// Expects `body` to throw an ``MLSecError`` with `code` whose message contains every fragment.
-private func expectError(
-    _ code: MLSecError.Code, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> Void
-) {
-    let error = #expect(throws: MLSecError.self, sourceLocation: sourceLocation) { try body() }
-    #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
-    for fragment in fragments {
-        #expect(
-            error?.message.contains(fragment) == true, "\(error?.message ?? "") lacks \(fragment)",
-            sourceLocation: sourceLocation)
-    }
-}
-
-/// A seeded SplitMix64 generator, so that the mutation tests are reproducible.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// Each Python-written fixture and its format.
 private let samples: [(file: String, format: CompressionFormat)] = [
     ("text.gz", .gzip), ("text.zlib", .zlib), ("text.bz2", .bzip2), ("text.xz", .xz), ("text.lzma", .lzma),
@@ -53,9 +16,9 @@ private let samples: [(file: String, format: CompressionFormat)] = [
 struct DecompressorTests {
     @Test func detectsEveryFormat() throws {
         for sample in samples {
-            #expect(Decompressor.detect(try fixture(sample.file)) == sample.format, "\(sample.file)")
+            #expect(Decompressor.detect(try archiveFixture(sample.file)) == sample.format, "\(sample.file)")
         }
-        #expect(Decompressor.detect(try fixture("text.txt")) == nil)
+        #expect(Decompressor.detect(try archiveFixture("text.txt")) == nil)
         #expect(Decompressor.detect([]) == nil)
         #expect(Decompressor.detect([0x1f]) == nil)
         for second: UInt8 in [0x01, 0x5e, 0x9c, 0xda] {
@@ -79,36 +42,36 @@ struct DecompressorTests {
     @Test func sniffsArchives() throws {
         #expect(ArchiveSniffer.is7z([0x37, 0x7a, 0xbc, 0xaf, 0x27, 0x1c, 0x00, 0x04]))
         #expect(!ArchiveSniffer.is7z([0x37, 0x7a, 0xbc, 0xaf, 0x27]))
-        #expect(!ArchiveSniffer.is7z(try fixture("text.xz")))
-        #expect(ArchiveSniffer.isZip(try fixture("python_basic.zip")))
-        #expect(!ArchiveSniffer.isZip(try fixture("text.gz")))
-        #expect(ArchiveSniffer.isTar(try fixture("python_ustar.tar")))
+        #expect(!ArchiveSniffer.is7z(try archiveFixture("text.xz")))
+        #expect(ArchiveSniffer.isZip(try archiveFixture("python_basic.zip")))
+        #expect(!ArchiveSniffer.isZip(try archiveFixture("text.gz")))
+        #expect(ArchiveSniffer.isTar(try archiveFixture("python_ustar.tar")))
         #expect(!ArchiveSniffer.isTar([UInt8](repeating: 0, count: 512)))
-        #expect(!ArchiveSniffer.isTar(try fixture("text.txt")))
+        #expect(!ArchiveSniffer.isTar(try archiveFixture("text.txt")))
     }
 
     @Test func decompressesPythonFiles() throws {
-        let expected = try fixture("text.txt")
+        let expected = try archiveFixture("text.txt")
         for sample in samples {
             #expect(
-                try Decompressor.decompress(fixture(sample.file), format: sample.format, maxOutput: 1 << 20)
+                try Decompressor.decompress(archiveFixture(sample.file), format: sample.format, maxOutput: 1 << 20)
                     == expected,
                 "\(sample.file)")
         }
-        #expect(try Decompressor.decompress(fixture("multi.gz"), format: .gzip, maxOutput: 1 << 20) == expected)
-        let twice = try fixture("text.bz2") + fixture("text.bz2")
+        #expect(try Decompressor.decompress(archiveFixture("multi.gz"), format: .gzip, maxOutput: 1 << 20) == expected)
+        let twice = try archiveFixture("text.bz2") + archiveFixture("text.bz2")
         #expect(try Decompressor.decompress(twice, format: .bzip2, maxOutput: 1 << 20) == expected + expected)
-        let xzTwice = try fixture("text.xz") + [0, 0, 0, 0] + fixture("text.xz")
+        let xzTwice = try archiveFixture("text.xz") + [0, 0, 0, 0] + archiveFixture("text.xz")
         #expect(try Decompressor.decompress(xzTwice, format: .xz, maxOutput: 1 << 20) == expected + expected)
     }
 
     @Test func streamsFromAFile() throws {
-        let expected = try fixture("text.txt")
+        let expected = try archiveFixture("text.txt")
         for sample in samples {
             var output: [UInt8] = []
             var largest = 0
             let total = try Decompressor.decompress(
-                path: fixturePath(sample.file), format: sample.format, maxOutput: 1 << 20,
+                path: archiveFixturePath(sample.file), format: sample.format, maxOutput: 1 << 20,
                 chunkSize: 64
             ) { chunk in
                 largest = max(largest, chunk.count)
@@ -121,23 +84,23 @@ struct DecompressorTests {
     }
 
     @Test func outputExactlyAtTheLimitIsAccepted() throws {
-        let expected = try fixture("text.txt")
+        let expected = try archiveFixture("text.txt")
         #expect(
-            try Decompressor.decompress(fixture("text.gz"), format: .gzip, maxOutput: expected.count).count
+            try Decompressor.decompress(archiveFixture("text.gz"), format: .gzip, maxOutput: expected.count).count
                 == expected.count)
         expectError(.limitExceeded, "decompressed size exceeds") {
-            _ = try Decompressor.decompress(fixture("text.gz"), format: .gzip, maxOutput: expected.count - 1)
+            _ = try Decompressor.decompress(archiveFixture("text.gz"), format: .gzip, maxOutput: expected.count - 1)
         }
     }
 
     @Test(arguments: [("zeros.gz", CompressionFormat.gzip), ("zeros.bz2", .bzip2), ("zeros.xz", .xz)])
     func bombsStopAtTheLimit(_ file: String, _ format: CompressionFormat) throws {
-        let bomb = try fixture(file)
+        let bomb = try archiveFixture(file)
         #expect(bomb.count < 25_000)
         var delivered = 0
         let start = ContinuousClock.now
         expectError(.limitExceeded, "decompressed size exceeds the 1048576-byte limit") {
-            try Decompressor.decompress(path: fixturePath(file), format: format, maxOutput: 1 << 20, chunkSize: 1 << 16)
+            try Decompressor.decompress(path: archiveFixturePath(file), format: format, maxOutput: 1 << 20, chunkSize: 1 << 16)
             {
                 delivered += $0.count
             }
@@ -151,7 +114,7 @@ struct DecompressorTests {
 
     @Test func corruptAndTruncatedInput() throws {
         for sample in samples {
-            let good = try fixture(sample.file)
+            let good = try archiveFixture(sample.file)
             expectError(.malformed) {
                 _ = try Decompressor.decompress(
                     Array(good.prefix(good.count - 3)), format: sample.format, maxOutput: 1 << 20)
@@ -173,7 +136,7 @@ struct DecompressorTests {
 
     @Test func trailingGarbageIsMalformed() throws {
         for sample in samples {
-            let good = try fixture(sample.file)
+            let good = try archiveFixture(sample.file)
             expectError(.malformed) {
                 _ = try Decompressor.decompress(
                     good + Array("garbage!".utf8), format: sample.format, maxOutput: 1 << 20)
@@ -182,7 +145,7 @@ struct DecompressorTests {
     }
 
     @Test func wrongFormatIsMalformed() throws {
-        let gzip = try fixture("text.gz")
+        let gzip = try archiveFixture("text.gz")
         for format in [CompressionFormat.zlib, .bzip2, .xz, .lzma] {
             let error = #expect(throws: MLSecError.self) {
                 try Decompressor.decompress(gzip, format: format, maxOutput: 1 << 20)
@@ -194,7 +157,7 @@ struct DecompressorTests {
     @Test func usageErrors() throws {
         expectError(.usage) { _ = try Decompressor.decompress([], format: .gzip, maxOutput: -1) }
         expectError(.usage) {
-            try Decompressor.decompress(path: fixturePath("text.gz"), format: .gzip, maxOutput: 10, chunkSize: 0) { _ in
+            try Decompressor.decompress(path: archiveFixturePath("text.gz"), format: .gzip, maxOutput: 10, chunkSize: 0) { _ in
             }
         }
         expectError(.io) {
@@ -207,7 +170,7 @@ struct DecompressorTests {
         ("text.lzma", .lzma), ("multi.gz", .gzip),
     ])
     func mutatedInputNeverCrashes(_ file: String, _ format: CompressionFormat) throws {
-        let original = try fixture(file)
+        let original = try archiveFixture(file)
         var generator = SeededGenerator(
             state: 0xdec0_0000 &+ UInt64(file.utf8.count) &* 31 &+ UInt64(format.rawValue.utf8.count))
         for _ in 0..<600 {

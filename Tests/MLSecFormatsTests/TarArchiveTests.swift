@@ -5,43 +5,6 @@ import MLSecCore
 import MLSecFormats
 import Testing
 
-// MARK: - Helpers
-
-private func fixturePath(_ name: String) throws -> String {
-    let url = try #require(Bundle.module.url(forResource: "Fixtures/archives/\(name)", withExtension: nil))
-    return url.path
-}
-
-private func fixture(_ name: String) throws -> [UInt8] {
-    try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixturePath(name))))
-}
-
-/// Expects `body` to throw an ``MLSecError`` with `code` whose message contains every fragment.
-private func expectError(
-    _ code: MLSecError.Code, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> Void
-) {
-    let error = #expect(throws: MLSecError.self, sourceLocation: sourceLocation) { try body() }
-    #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
-    for fragment in fragments {
-        #expect(
-            error?.message.contains(fragment) == true, "\(error?.message ?? "") lacks \(fragment)",
-            sourceLocation: sourceLocation)
-    }
-}
-
-/// A seeded SplitMix64 generator, so that the mutation tests are reproducible.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
-
 /// One tar header to write; fields can be set to hostile values.
 private struct TarSpec {
     var name: String
@@ -121,8 +84,8 @@ private func kinds(_ archive: TarArchive) -> Set<TarFinding.Kind> { Set(archive.
 struct TarInteropTests {
     @Test(arguments: ["python_ustar.tar", "python_gnu.tar", "python_pax.tar"])
     func pythonArchive(_ name: String) throws {
-        let text = try fixture("text.txt")
-        let archive = try TarArchive(path: fixturePath(name))
+        let text = try archiveFixture("text.txt")
+        let archive = try TarArchive(path: archiveFixturePath(name))
         #expect(kinds(archive) == [.symlink, .hardlink], "\(archive.findings)")
         let names = archive.entries.map(\.name)
         #expect(
@@ -150,14 +113,14 @@ struct TarInteropTests {
     }
 
     @Test func bytesAndFileAgree() throws {
-        let fromFile = try TarArchive(path: fixturePath("python_pax.tar"))
-        let fromBytes = try TarArchive(bytes: fixture("python_pax.tar"))
+        let fromFile = try TarArchive(path: archiveFixturePath("python_pax.tar"))
+        let fromBytes = try TarArchive(bytes: archiveFixture("python_pax.tar"))
         #expect(fromFile.entries == fromBytes.entries)
         #expect(fromFile.findings == fromBytes.findings)
     }
 
     @Test func streamingInChunks() throws {
-        let archive = try TarArchive(path: fixturePath("python_gnu.tar"))
+        let archive = try TarArchive(path: archiveFixturePath("python_gnu.tar"))
         let pickle = try #require(archive.entryAsPythonReads("checkpoint/pickle"))
         var chunks: [Int] = []
         var all: [UInt8] = []
@@ -166,7 +129,7 @@ struct TarInteropTests {
             all += $0
         }
         #expect(chunks.allSatisfy { $0 <= 512 })
-        #expect(all == (try fixture("text.txt")))
+        #expect(all == (try archiveFixture("text.txt")))
     }
 }
 
@@ -397,7 +360,7 @@ struct TarHostileTests {
 
     @Test(arguments: ["python_pax.tar", "python_gnu.tar", "python_ustar.tar"])
     func mutatedArchivesNeverCrash(_ name: String) throws {
-        let original = try fixture(name)
+        let original = try archiveFixture(name)
         var generator = SeededGenerator(state: 0x7a7_0000 &+ UInt64(name.utf8.count))
         var listed = 0
         for _ in 0..<700 {

@@ -7,16 +7,6 @@ import Testing
 
 // MARK: - Helpers
 
-/// The bytes of `Fixtures/archives/<name>`.
-private func fixture(_ name: String) throws -> [UInt8] {
-    try [UInt8](Data(contentsOf: URL(fileURLWithPath: fixturePath(name))))
-}
-
-/// The path of `Fixtures/archives/<name>`.
-private func fixturePath(_ name: String) throws -> String {
-    let url = try #require(Bundle.module.url(forResource: "Fixtures/archives/\(name)", withExtension: nil))
-    return url.path
-}
 
 private func le16(_ v: UInt16) -> [UInt8] { [UInt8(v & 0xff), UInt8(v >> 8)] }
 private func le32(_ v: UInt32) -> [UInt8] { (0..<4).map { UInt8(truncatingIfNeeded: v >> (8 * UInt32($0))) } }
@@ -45,17 +35,6 @@ private func storedDeflate(_ data: [UInt8]) -> [UInt8] {
     return out
 }
 
-/// A seeded SplitMix64 generator, so that the mutation tests are reproducible.
-private struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9e37_79b9_7f4a_7c15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
-    }
-}
 
 /// One entry for ``TestZip``; every header field can be overridden to build inconsistent archives.
 private struct TestZipEntry {
@@ -151,19 +130,6 @@ private struct TestZip {
 
 private let text = Array("The quick brown fox jumps over the lazy dog.\n".utf8)
 
-/// Expects `body` to throw an ``MLSecError`` with `code` whose message contains every fragment.
-private func expectError(
-    _ code: MLSecError.Code, _ fragments: String..., sourceLocation: SourceLocation = #_sourceLocation,
-    _ body: () throws -> Void
-) {
-    let error = #expect(throws: MLSecError.self, sourceLocation: sourceLocation) { try body() }
-    #expect(error?.code == code, "\(String(describing: error))", sourceLocation: sourceLocation)
-    for fragment in fragments {
-        #expect(
-            error?.message.contains(fragment) == true, "\(error?.message ?? "") lacks \(fragment)",
-            sourceLocation: sourceLocation)
-    }
-}
 
 private func kinds(_ archive: ZipArchive) -> Set<ZipFinding.Kind> { Set(archive.findings.map(\.kind)) }
 
@@ -176,8 +142,8 @@ private func open(_ zip: TestZip, limits: ZipLimits = .init()) throws -> ZipArch
 @Suite("Zip archives written by Python and PyTorch")
 struct ZipInteropTests {
     @Test func pythonBasicArchiveFromFile() throws {
-        let expected = try fixture("text.txt")
-        let archive = try ZipArchive(path: fixturePath("python_basic.zip"))
+        let expected = try archiveFixture("text.txt")
+        let archive = try ZipArchive(path: archiveFixturePath("python_basic.zip"))
         #expect(archive.findings.isEmpty, "\(archive.findings)")
         #expect(
             archive.entries.map(\.name) == [
@@ -197,14 +163,14 @@ struct ZipInteropTests {
     }
 
     @Test func bytesAndFileGiveTheSameListing() throws {
-        let fromFile = try ZipArchive(path: fixturePath("python_basic.zip"))
-        let fromBytes = try ZipArchive(bytes: fixture("python_basic.zip"))
+        let fromFile = try ZipArchive(path: archiveFixturePath("python_basic.zip"))
+        let fromBytes = try ZipArchive(bytes: archiveFixture("python_basic.zip"))
         #expect(fromFile.entries == fromBytes.entries)
         #expect(fromFile.findings == fromBytes.findings)
     }
 
     @Test func streamingDeliversBoundedChunks() throws {
-        let archive = try ZipArchive(path: fixturePath("python_basic.zip"))
+        let archive = try ZipArchive(path: archiveFixturePath("python_basic.zip"))
         for entry in archive.entries[1...2] {
             var collected: [UInt8] = []
             var largest = 0
@@ -213,39 +179,39 @@ struct ZipInteropTests {
                 collected.append(contentsOf: chunk)
             }
             #expect(largest <= 100)
-            #expect(collected == (try fixture("text.txt")))
+            #expect(collected == (try archiveFixture("text.txt")))
         }
     }
 
     @Test func pythonForceZip64LocalHeaders() throws {
-        let archive = try ZipArchive(path: fixturePath("python_zip64.zip"))
+        let archive = try ZipArchive(path: archiveFixturePath("python_zip64.zip"))
         #expect(archive.findings.isEmpty, "\(archive.findings)")
         #expect(archive.entries.count == 2)
         for entry in archive.entries {
-            #expect(try archive.read(entry, maxBytes: 1 << 20) == (try fixture("text.txt")))
+            #expect(try archive.read(entry, maxBytes: 1 << 20) == (try archiveFixture("text.txt")))
         }
     }
 
     @Test func pythonDataDescriptors() throws {
-        let archive = try ZipArchive(path: fixturePath("python_descriptor.zip"))
+        let archive = try ZipArchive(path: archiveFixturePath("python_descriptor.zip"))
         #expect(archive.findings.isEmpty, "\(archive.findings)")
         for entry in archive.entries {
             #expect(entry.flags & 0x0008 != 0)
-            #expect(try archive.read(entry, maxBytes: 1 << 20) == (try fixture("text.txt")))
+            #expect(try archive.read(entry, maxBytes: 1 << 20) == (try archiveFixture("text.txt")))
         }
     }
 
     @Test func bzip2AndLZMAMethods() throws {
-        let archive = try ZipArchive(path: fixturePath("python_methods.zip"))
+        let archive = try ZipArchive(path: archiveFixturePath("python_methods.zip"))
         #expect(archive.findings.isEmpty, "\(archive.findings)")
         #expect(archive.entries.map(\.method) == [12, 14])
         for entry in archive.entries {
-            #expect(try archive.read(entry, maxBytes: 1 << 20) == (try fixture("text.txt")))
+            #expect(try archive.read(entry, maxBytes: 1 << 20) == (try archiveFixture("text.txt")))
         }
     }
 
     @Test func torchSaveCheckpoint() throws {
-        let archive = try ZipArchive(path: fixturePath("torch_small.pt"))
+        let archive = try ZipArchive(path: archiveFixturePath("torch_small.pt"))
         #expect(archive.findings.isEmpty, "\(archive.findings)")
         #expect(archive.pyTorchArchiveName == "archive")
         let pickle = try #require(archive.pyTorchRecord("data.pkl"))
@@ -270,7 +236,7 @@ struct ZipInteropTests {
 
     /// Ground truth from `torch.load` (PyTorch 1.13, miniz) on archives with several same-named data.pkl entries.
     @Test func duplicatesResolveAsTorchLoadDoes() throws {
-        let json = try fixture("pytorch_duplicates.json")
+        let json = try archiveFixture("pytorch_duplicates.json")
         let cases = try JSONDecoder().decode(DuplicateCases.self, from: Data(json))
         #expect(cases.cases.count >= 100)
         var firstOrLast = (first: 0, last: 0, neither: 0)
@@ -444,7 +410,7 @@ struct ZipFindingTests {
     }
 
     @Test func realDeflateBombIsReportedAndRefusedWithoutInflating() throws {
-        let archive = try ZipArchive(path: fixturePath("bomb_1000x.zip"))
+        let archive = try ZipArchive(path: archiveFixturePath("bomb_1000x.zip"))
         let entry = archive.entries[0]
         #expect(entry.uncompressedSize == 20 << 20)
         #expect(entry.uncompressedSize > entry.compressedSize * 1000)
@@ -464,8 +430,8 @@ struct ZipFindingTests {
     }
 
     @Test func lyingSizeStopsInflationAtTheDeclaredSize() throws {
-        let bomb = try ZipArchive(path: fixturePath("bomb_1000x.zip"))
-        let raw = try fixture("bomb_1000x.zip")
+        let bomb = try ZipArchive(path: archiveFixturePath("bomb_1000x.zip"))
+        let raw = try archiveFixture("bomb_1000x.zip")
         let source = bomb.entries[0]
         var entry = TestZipEntry("small.bin", [], method: 8)
         entry.payload = Array(raw[source.dataOffset..<(source.dataOffset + source.compressedSize)])
@@ -614,7 +580,7 @@ struct ZipHostileTests {
     }
 
     @Test func truncatedFiles() throws {
-        let bytes = try fixture("python_basic.zip")
+        let bytes = try archiveFixture("python_basic.zip")
         for cut in stride(from: 0, to: bytes.count - 1, by: 7) {
             // Cutting anywhere removes at least the end record's last byte: never a readable zip.
             expectMalformed(Array(bytes[0..<cut]))
@@ -809,7 +775,7 @@ struct ZipHostileTests {
         "python_basic.zip", "python_zip64.zip", "python_descriptor.zip", "python_methods.zip", "torch_small.pt",
     ])
     func mutatedArchivesNeverCrash(_ name: String) throws {
-        let original = try fixture(name)
+        let original = try archiveFixture(name)
         var generator = SeededGenerator(state: 0x5eed_0000 &+ UInt64(name.utf8.count))
         var opened = 0
         for _ in 0..<1000 {
