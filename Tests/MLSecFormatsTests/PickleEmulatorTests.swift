@@ -1204,4 +1204,43 @@ struct PickleLimitTests {
         #expect(analysis.callables.isEmpty)
         #expect(analysis.opcodeCount == 3 + 100_000 * 11 + 1)
     }
+
+    /// A legacy PyTorch `storages` stream: a count, then per storage a header pickle, an element count and
+    /// the raw elements (which here look like a pickle on purpose), then the storage-views pickle.
+    private func legacyStorages(header: (inout PickleAssembler) -> Void, elements: UInt64, raw: [UInt8]) -> [UInt8] {
+        var p = PickleAssembler()
+        p.op(.proto, [2]); p.int1(1); p.op(.stop)
+        p.op(.proto, [2])
+        header(&p)
+        p.op(.stop)
+        p.bytes += le64(elements) + raw
+        p.op(.proto, [2]); p.op(.emptyList); p.op(.stop)
+        return p.bytes
+    }
+
+    @Test("legacy PyTorch storages: raw elements between pickles are stepped over exactly")
+    func legacyTorchStorages() {
+        let looksLikePickle = Array("cos\nsystem\n(S'x'\ntR.".utf8)
+        let raw = looksLikePickle + [UInt8](repeating: 0, count: 24 - looksLikePickle.count)
+        let stream = legacyStorages(header: { p in
+            p.shortUnicode("0"); p.shortUnicode("cpu"); p.global("torch", "FloatStorage"); p.op(.tuple3)
+        }, elements: 6, raw: raw)
+        let analysis = PickleEmulator(layout: .legacyTorchStorages).analyze(bytes: stream)
+        #expect(analysis.isWellFormed, "\(analysis.issues)")
+        #expect(analysis.pickleCount == 3)
+        #expect(analysis.dataAfterStopOffset == nil)
+        #expect(analysis.callables.map(\.qualifiedName) == ["torch.FloatStorage"])
+
+        // Declaring more elements than the stream holds, or a header that is not a storage record, is malformed.
+        let short = legacyStorages(header: { p in
+            p.shortUnicode("0"); p.shortUnicode("cpu"); p.global("torch", "FloatStorage"); p.op(.tuple3)
+        }, elements: 1 << 40, raw: raw)
+        #expect(PickleEmulator(layout: .legacyTorchStorages).analyze(bytes: short).issues.contains { $0.kind == .malformed })
+        let hostile = legacyStorages(header: { p in
+            p.global("os", "system"); p.shortUnicode("echo"); p.op(.tuple1); p.op(.reduce)
+        }, elements: 6, raw: raw)
+        let bad = PickleEmulator(layout: .legacyTorchStorages).analyze(bytes: hostile)
+        #expect(bad.callables.map(\.qualifiedName) == ["os.system"])
+        #expect(bad.issues.contains { $0.kind == .malformed })
+    }
 }

@@ -16,6 +16,7 @@ import os
 import pickle
 import struct
 import sys
+import tarfile
 import types
 import zipfile
 import zlib
@@ -242,6 +243,49 @@ def fake_torch_state_dict(tensors, proto=2):
 put("benign/state_dict.pt", fake_torch_state_dict([("fc1.weight", (128, 64)), ("fc1.bias", (128,)),
                                                    ("fc2.weight", (10, 128)), ("fc2.bias", (10,))]), "clean")
 
+# A legacy (tar) PyTorch checkpoint: sys_info, pickle, storages and tensors members. The storages and tensors
+# members interleave small pickles with raw bytes; the raw bytes here include pickle-like text on purpose.
+def legacy_torch_tar(storage_header=None):
+    torch = types.ModuleType("torch")
+
+    class FloatStorage:
+        pass
+
+    class FloatTensor:
+        pass
+    for cls in (FloatStorage, FloatTensor):
+        cls.__module__, cls.__qualname__ = "torch", cls.__name__
+        setattr(torch, cls.__name__, cls)
+    sys.modules["torch"] = torch
+    try:
+        raw = b"cos\nsystem\n(S'echo'\ntR." + bytes(9)  # 32 bytes = 8 float32 elements
+        storages = pickle.dumps(2, protocol=2)
+        storages += pickle.dumps(("0", "cpu", FloatStorage), protocol=2) + struct.pack("<q", 8) + raw
+        second = storage_header if storage_header is not None else pickle.dumps(("1", "cpu", FloatStorage), protocol=2)
+        storages += second + struct.pack("<q", 2) + b"\x80\x02c" + bytes(5)
+        storages += pickle.dumps([], protocol=2)
+        tensors = pickle.dumps(1, protocol=2)
+        tensors += pickle.dumps(("t0", "0", FloatTensor), protocol=2)
+        tensors += struct.pack("<ii", 2, 0) + struct.pack("<qq", 2, 4) + struct.pack("<qq", 4, 1) + struct.pack("<q", 0)
+        sys_info = pickle.dumps({"protocol_version": 1001, "little_endian": True,
+                                 "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+        obj = pickle.dumps(collections.OrderedDict(weight="t0"), protocol=2)
+    finally:
+        del sys.modules["torch"]
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data in [("sys_info", sys_info), ("pickle", obj), ("storages", storages), ("tensors", tensors)]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+put("benign/legacy_checkpoint.tar", legacy_torch_tar(), "clean")
+put("malicious/legacy_checkpoint_storage_header.tar",
+    legacy_torch_tar(storage_header=global_reduce("os", "system", ECHO, 2)), "unsafe", ["pickle-dangerous-callable"])
+
+
 try:
     from sklearn.linear_model import LogisticRegression
     from sklearn.tree import DecisionTreeClassifier
@@ -262,6 +306,14 @@ try:
         joblib.dump({"w": arr, "after_array": Payload()}, bio, **kwargs)
         put(f"malicious/joblib_array_then_payload_{name}.joblib", bio.getvalue(), "unsafe",
             ["pickle-dangerous-callable"])
+        # Object arrays: joblib pickles them with a plain pickler inside its own stream.
+        bio = io.BytesIO()
+        joblib.dump({"w": arr, "objects": np.array([1, Payload()], dtype=object), "after": 2}, bio, **kwargs)
+        put(f"malicious/joblib_object_array_{name}.joblib", bio.getvalue(), "unsafe", ["pickle-dangerous-callable"])
+        bio = io.BytesIO()
+        labels = np.array(["cat", "dog", None, 3.5], dtype=object)
+        joblib.dump({"labels": labels, "w": arr, "model": model}, bio, **kwargs)
+        put(f"benign/joblib_object_array_{name}.joblib", bio.getvalue(), "clean")
     for name, kwargs in [("plain", {}), ("gzip", {"compress": ("gzip", 3)}), ("xz", {"compress": ("xz", 3)}),
                          ("zlib", {"compress": ("zlib", 3)}), ("bz2", {"compress": ("bz2", 3)})]:
         bio = io.BytesIO()

@@ -113,7 +113,8 @@ public struct PickleAnalysis: Sendable {
     public var protocols: [Int] = []
     /// The number of complete pickles (each ended by `STOP`).
     public var pickleCount = 0
-    /// The first byte after the first `STOP`, when bytes follow it.
+    /// The first byte after the first `STOP` when bytes follow it (for a ``PickleStreamLayout`` other than
+    /// `plain`, after the last pickle the layout expects), that is where an unexpected pickle starts.
     public var dataAfterStopOffset: Int?
     /// Bytes at the end of the stream that are not a pickle: after a complete pickle, bytes that fail to parse
     /// before importing anything that could exist (an import whose module or name is not a dotted identifier,

@@ -18,33 +18,36 @@ import MLSecCore
 public struct PickleEmulator: Sendable {
     /// The caps on time and memory.
     public let limits: PickleLimits
+    /// How the stream interleaves pickles with raw data.
+    public let layout: PickleStreamLayout
 
-    /// Creates an emulator with `limits`.
-    public init(limits: PickleLimits = .init()) {
+    /// Creates an emulator with `limits` for streams laid out as `layout`.
+    public init(limits: PickleLimits = .init(), layout: PickleStreamLayout = .plain) {
         self.limits = limits
+        self.layout = layout
     }
 
     /// Analyses the stream in `source` from its current position to its end.
     public func analyze(_ source: inout some PickleByteSource) -> PickleAnalysis {
-        var machine = PickleMachine(limits: limits)
+        var machine = PickleMachine(limits: limits, layout: layout)
         return machine.run(&source)
     }
 
     /// Analyses a file source (specialized for speed).
     public func analyze(_ source: inout PickleFileSource) -> PickleAnalysis {
-        var machine = PickleMachine(limits: limits)
+        var machine = PickleMachine(limits: limits, layout: layout)
         return machine.run(&source)
     }
 
     /// Analyses an in-memory source (specialized for speed).
     public func analyze(_ source: inout PickleMemorySource) -> PickleAnalysis {
-        var machine = PickleMachine(limits: limits)
+        var machine = PickleMachine(limits: limits, layout: layout)
         return machine.run(&source)
     }
 
     /// Analyses caller-owned memory (specialized for speed).
     public func analyze(_ source: inout PickleUnsafeMemorySource) -> PickleAnalysis {
-        var machine = PickleMachine(limits: limits)
+        var machine = PickleMachine(limits: limits, layout: layout)
         return machine.run(&source)
     }
 

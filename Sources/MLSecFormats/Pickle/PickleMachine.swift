@@ -17,7 +17,16 @@ struct PickleStackGlobalKey: Hashable {
 /// The state of the pickle virtual machine while it runs over one stream, and what it has found so far.
 struct PickleMachine: ~Copyable {
     let limits: PickleLimits
+    /// How raw data sits between the pickles of the stream.
+    let layout: PickleStreamLayout
+    /// Whether joblib array wrappers are followed by their array in the stream (joblib's own unpickler);
+    /// a plain unpickler, such as the one joblib uses for object arrays, does not read them.
+    let readsJoblibArrays: Bool
     var analysis = PickleAnalysis()
+    /// What the last `STOP` returned.
+    private var lastResult = PickleValue.none
+    /// How many records a layout's leading count announced.
+    private var layoutRecords = 0
 
     private var stack = PickleBuffer<PickleValue>()
     /// Stack heights at each open `MARK`.
@@ -58,8 +67,10 @@ struct PickleMachine: ~Copyable {
     /// Longest event detail.
     static let maxDetail = 200
 
-    init(limits: PickleLimits) {
+    init(limits: PickleLimits, layout: PickleStreamLayout = .plain, readsJoblibArrays: Bool = true) {
         self.limits = limits
+        self.layout = layout
+        self.readsJoblibArrays = readsJoblibArrays
         let keep = min(max(0, limits.maxStringBytes), Self.maxKept)
         // Text lines keep at least 256 bytes, so that numbers and memo keys are always read whole.
         lineStorage = .allocate(byteCount: max(256, keep), alignment: 8)
@@ -113,7 +124,7 @@ struct PickleMachine: ~Copyable {
             do {
                 try runPickle(&source, first: opcode)
             } catch {
-                if analysis.pickleCount > 0, case .malformed = error,
+                if analysis.pickleCount > 0, analysis.pickleCount >= expectedPickles, case .malformed = error,
                     analysis.droppedEvents == droppedBefore, analysis.persistentIDCount == persistentBefore,
                     analysis.events[eventsBefore...].allSatisfy(Self.cannotRun)
                 {
@@ -131,6 +142,12 @@ struct PickleMachine: ~Copyable {
             }
             // STOP: is there more?
             analysis.pickleCount += 1
+            do {
+                try skipLayoutData(&source)
+            } catch {
+                fail(error)
+                break
+            }
             let next = source.position
             if let remaining = source.remainingCount, remaining <= 0 { break }
             guard let byte = source.readByte() else {
@@ -144,7 +161,9 @@ struct PickleMachine: ~Copyable {
                 }
                 break
             }
-            if analysis.dataAfterStopOffset == nil { analysis.dataAfterStopOffset = next }
+            if analysis.dataAfterStopOffset == nil, analysis.pickleCount >= expectedPickles {
+                analysis.dataAfterStopOffset = next
+            }
             opcode = byte
             segmentStart = next
         }
@@ -287,7 +306,10 @@ struct PickleMachine: ~Copyable {
     /// joblib classes whose BUILD is followed by raw array bytes in the stream.
     static let joblibWrappers: Set<String> = ["joblib.numpy_pickle.NumpyArrayWrapper"]
 
-    /// The item size of a `numpy.dtype('f8', ...)` call, -1 when it is an object or unknown dtype, or nil when
+    /// The item size ``numpyDTypeSize(callable:args:)`` gives an object dtype.
+    static let objectDType: Int32 = 0
+
+    /// The item size of a `numpy.dtype('f8', ...)` call, 0 for an object dtype, -1 for an unknown one, or nil when
     /// the call is not numpy.dtype.
     private mutating func numpyDTypeSize(callable: Int32, args: PickleValue) -> Int32? {
         guard callable >= 0, Int(callable) < callableTable.count else { return nil }
@@ -300,6 +322,7 @@ struct PickleMachine: ~Copyable {
         var chars = Substring(text)
         if let c = chars.first, "<>|=".contains(c) { chars = chars.dropFirst() }
         guard let kind = chars.first else { return -1 }
+        if kind == "O" { return Self.objectDType }
         let digits = chars.dropFirst()
         guard let n = Int32(digits), n > 0, n <= 1 << 16 else { return kind == "?" ? 1 : -1 }
         switch kind {
@@ -352,8 +375,14 @@ struct PickleMachine: ~Copyable {
         guard let shape, let itemSize else {
             throw .malformed("joblib array wrapper at \(at): shape or dtype cannot be read", offset: at)
         }
+        if itemSize == Self.objectDType {
+            // joblib pickles an object array with a plain pickler right here (no alignment pad).
+            if frameEnd >= 0, source.position >= frameEnd { frameEnd = -1 }
+            try runNestedPickle(&source, at)
+            return
+        }
         guard itemSize > 0 else {
-            throw .malformed("joblib array wrapper at \(at) holds an object array (a nested pickle), which is not supported yet", offset: at)
+            throw .malformed("joblib array wrapper at \(at) has a dtype whose size cannot be known", offset: at)
         }
         var bytes = Int(itemSize)
         for d in shape {
@@ -368,6 +397,91 @@ struct PickleMachine: ~Copyable {
             try skip(pad, &source, op, at)
         }
         try skip(bytes, &source, op, at)
+    }
+
+    /// Emulates the pickle that starts at the current position with a fresh plain unpickler (as joblib reads
+    /// an object array) and merges what it finds into this analysis.
+    private mutating func runNestedPickle<S: PickleByteSource>(_ source: inout S, _ at: Int) throws(PickleHalt) {
+        var nested = PickleMachine(limits: limits, layout: .plain, readsJoblibArrays: false)
+        nested.analysis.opcodeCount = analysis.opcodeCount
+        guard let first = source.readByte() else { throw truncated(.build, at, source) }
+        var halt: PickleHalt?
+        do {
+            try nested.runPickle(&source, first: first)
+        } catch {
+            halt = error
+        }
+        for event in nested.analysis.events {
+            if let callable = event.callable { _ = try intern(callable.module, callable.name, at) }
+            if eventRoom { analysis.events.append(event) } else { analysis.droppedEvents += 1 }
+        }
+        analysis.droppedEvents += nested.analysis.droppedEvents
+        for callable in nested.callableTable { _ = try intern(callable.module, callable.name, at) }
+        analysis.persistentIDCount += nested.analysis.persistentIDCount
+        analysis.opcodeCount = nested.analysis.opcodeCount
+        for code in 0..<256 { histogram[code] &+= nested.histogram[code] }
+        for issue in nested.analysis.issues { note(issue.kind, "in the object array at \(at): \(issue.message)", issue.offset) }
+        if let halt {
+            switch halt {
+            case .malformed(let message, let offset):
+                throw .malformed("in the object array at \(at): \(message)", offset: offset)
+            case .limit(let message, let offset):
+                throw .limit("in the object array at \(at): \(message)", offset: offset)
+            }
+        }
+    }
+
+    /// How many pickles the stream's layout holds (known once its count is read).
+    private var expectedPickles: Int {
+        switch layout {
+        case .plain: 1
+        case .legacyTorchStorages: 2 + layoutRecords
+        case .legacyTorchTensors: 1 + layoutRecords
+        }
+    }
+
+    /// Steps over the raw data the stream's layout puts after the pickle that just ended.
+    private mutating func skipLayoutData<S: PickleByteSource>(_ source: inout S) throws(PickleHalt) {
+        guard layout != .plain else { return }
+        let at = source.position
+        let record = analysis.pickleCount - 1
+        if record == 0 {
+            guard case .int(let count) = lastResult, count >= 0, count <= 1 << 24 else {
+                throw .malformed("legacy PyTorch stream at 0 does not start with a record count", offset: 0)
+            }
+            layoutRecords = count
+            return
+        }
+        guard record <= layoutRecords else { return }
+        let view = containers.view
+        guard let id = view.id(of: lastResult), view.kind(id) == .tuple, view.count(id) == 3,
+            view.sample(id).count == 3
+        else {
+            throw .malformed("legacy PyTorch record \(record) ending at \(at) is not a 3-tuple", offset: at)
+        }
+        switch layout {
+        case .plain:
+            return
+        case .legacyTorchStorages:
+            guard case .global(let index) = view.sample(id)[2], Int(index) < callableTable.count,
+                let elementSize = PickleStreamLayout.storageElementSizes[callableTable[Int(index)].qualifiedName]
+            else {
+                throw .malformed("legacy PyTorch storage \(record) ending at \(at) has no known storage type", offset: at)
+            }
+            let count = try littleEndian(8, &source, .stop, at)
+            let (bytes, overflow) = Int(truncatingIfNeeded: count).multipliedReportingOverflow(by: elementSize)
+            guard count <= UInt64(Int.max), !overflow else {
+                throw .malformed("legacy PyTorch storage at \(at) declares \(count) elements", offset: at)
+            }
+            try skip(try payloadLength(UInt64(bytes), source, .stop, at), &source, .stop, at)
+        case .legacyTorchTensors:
+            let dimensions = Int32(truncatingIfNeeded: try littleEndian(4, &source, .stop, at))
+            guard dimensions >= 0, dimensions <= 64 else {
+                throw .malformed("legacy PyTorch tensor at \(at) declares \(dimensions) dimensions", offset: at)
+            }
+            // 4 bytes of padding, sizes and strides (8 bytes per dimension each), then the storage offset.
+            try skip(4 + 16 * Int(dimensions) + 8, &source, .stop, at)
+        }
     }
 
     /// Moves past `length` bytes of payload.
@@ -606,7 +720,7 @@ struct PickleMachine: ~Copyable {
             analysis.opcodeCount += 1
             histogram[Int(code)] &+= 1
             if code == PickleOpcode.stop.rawValue {
-                _ = try pop(.stop, at)
+                lastResult = try pop(.stop, at)
                 checkFrame(source.position, at)
                 return
             }
@@ -967,7 +1081,7 @@ struct PickleMachine: ~Copyable {
                 text = origin < 0 ? detail([("on", target), ("state", state)]) : detail([("state", state)])
             }
             record(.build, origin, at, op, text)
-            if origin >= 0, Int(origin) < callableTable.count, Self.joblibWrappers.contains(callableTable[Int(origin)].qualifiedName) {
+            if readsJoblibArrays, origin >= 0, Int(origin) < callableTable.count, Self.joblibWrappers.contains(callableTable[Int(origin)].qualifiedName) {
                 try skipJoblibArray(state: state, &source, op, at)
             }
         case 0x82, 0x83, 0x84:  // EXT1, EXT2, EXT4

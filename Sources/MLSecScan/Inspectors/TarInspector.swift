@@ -42,26 +42,15 @@ struct TarInspector {
                                         class: .malformed))
                 continue
             }
-            if isLegacyPyTorch, entry.name == "storages" {
-                // A count pickle, then per storage a small pickle and raw bytes: only the pickles can hold code.
-                let analysis = PickleEmulator(limits: scanner.options.pickleLimits).analyze(bytes: bytes)
-                PickleJudge(policy: scanner.options.policy).judge(
-                    analysis.keepingOnlyCode(), location: memberLocation, into: &findings)
+            if isLegacyPyTorch, entry.name == "storages" || entry.name == "tensors" {
+                // A count, then per record a small pickle and raw bytes the loader reads between the pickles.
+                let layout: PickleStreamLayout = entry.name == "storages" ? .legacyTorchStorages : .legacyTorchTensors
+                let analysis = PickleEmulator(limits: scanner.options.pickleLimits, layout: layout).analyze(bytes: bytes)
+                PickleJudge(policy: scanner.options.policy).judge(analysis, location: memberLocation, into: &findings)
                 continue
             }
             _ = try scanner.nested(bytes, location: memberLocation, depth: depth + 1, findings: &findings)
         }
         return isLegacyPyTorch ? "pytorch-tar" : "tar"
-    }
-}
-
-extension PickleAnalysis {
-    /// The analysis without structural issues and trailing-data notes (for streams that interleave raw data).
-    func keepingOnlyCode() -> PickleAnalysis {
-        var copy = self
-        copy.issues = copy.issues.filter { $0.kind != .malformed }
-        copy.dataAfterStopOffset = nil
-        copy.pickleCount = min(copy.pickleCount, 1)
-        return copy
     }
 }

@@ -36,6 +36,9 @@ public enum AllowProfiles {
         for storage in ["Float", "Double", "Half", "BFloat16", "Long", "Int", "Short", "Char", "Byte", "Bool",
                         "ComplexFloat", "ComplexDouble", "QInt8", "QUInt8", "QInt32", "Untyped"] {
             names.insert("torch.\(storage)Storage")
+            // Legacy (tar) checkpoints name the tensor and CUDA storage classes too.
+            names.insert("torch.cuda.\(storage)Storage")
+            if storage != "Untyped" { names.insert("torch.\(storage)Tensor") }
         }
         for dtype in ["float32", "float", "float64", "double", "float16", "half", "bfloat16", "int64", "long", "int32",
                       "int", "int16", "short", "int8", "uint8", "bool", "complex64", "complex128", "float8_e4m3fn",
