@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "MLSecFormats", targets: ["MLSecFormats"]),
         .library(name: "MLSecEngine", targets: ["MLSecEngine"]),
         .library(name: "MLSecScan", targets: ["MLSecScan"]),
+        .library(name: "MLSecEncryption", targets: ["MLSecEncryption"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
     ],
     dependencies: [
@@ -44,6 +45,14 @@ let package = Package(
             exclude: ["Data/DIGITS-SOURCE.md"]
         ),
         .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
+        .target(
+            name: "MLSecEncryption",
+            dependencies: [
+                "MLSecCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "CryptoExtras", package: "swift-crypto"),
+            ]
+        ),
         .executableTarget(
             name: "mlsec",
             dependencies: [
@@ -51,6 +60,7 @@ let package = Package(
                 "MLSecIntegrity",
                 "MLSecEngine",
                 "MLSecScan",
+                "MLSecEncryption",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
@@ -63,6 +73,11 @@ let package = Package(
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
         .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
+        .testTarget(
+            name: "MLSecEncryptionTests",
+            dependencies: ["MLSecEncryption", "MLSecCore", "MLSecFormats", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Vectors")]
+        ),
         .testTarget(
             name: "MLSecIntegrityTests",
             dependencies: ["MLSecIntegrity", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],

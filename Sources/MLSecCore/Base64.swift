@@ -36,3 +36,64 @@ public enum Base64 {
         return decode(s)
     }
 }
+
+extension Base64 {
+    /// Whether strict decoding expects `=` padding.
+    public enum Padding: Sendable {
+        /// Padding is required (the encoded length is a multiple of 4).
+        case required
+        /// Padding is forbidden (the encoded length is never 1 more than a multiple of 4).
+        case forbidden
+    }
+
+    /// Decodes standard-alphabet Base64 strictly: no whitespace, the padding rule given, and canonical only
+    /// (the unused low bits of the last character must be zero, so each byte string has one encoding).
+    /// Returns `nil` when `text` breaks any rule.
+    public static func decodeStrict<Text: Collection>(_ text: Text, padding: Padding) -> [UInt8]?
+    where Text.Element == UInt8 {
+        var body = Array(text)
+        var padCount = 0
+        if padding == .required {
+            guard body.count % 4 == 0 else { return nil }
+            while padCount < 2, body.last == UInt8(ascii: "=") {
+                body.removeLast()
+                padCount += 1
+            }
+        }
+        let remainder = body.count % 4
+        guard remainder != 1 else { return nil }
+        if padding == .required, padCount != (remainder == 0 ? 0 : 4 - remainder) { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(body.count * 3 / 4)
+        var accumulator: UInt32 = 0
+        var bits = 0
+        for c in body {
+            let v: UInt8
+            switch c {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"): v = c - UInt8(ascii: "A")
+            case UInt8(ascii: "a")...UInt8(ascii: "z"): v = c - UInt8(ascii: "a") + 26
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): v = c - UInt8(ascii: "0") + 52
+            case UInt8(ascii: "+"): v = 62
+            case UInt8(ascii: "/"): v = 63
+            default: return nil
+            }
+            accumulator = (accumulator << 6) | UInt32(v)
+            bits += 6
+            if bits >= 8 {
+                bits -= 8
+                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
+                accumulator &= (1 << UInt32(bits)) - 1
+            }
+        }
+        // Leftover bits must be zero for a canonical encoding.
+        guard accumulator == 0 else { return nil }
+        return out
+    }
+
+    /// Encodes with the standard alphabet and no padding (as age's header does).
+    public static func encodeUnpadded<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
+        var s = encode(bytes)
+        while s.hasSuffix("=") { s.removeLast() }
+        return s
+    }
+}

@@ -19,9 +19,34 @@ public enum AtomicFile {
     public static func write(_ bytes: [UInt8], to path: String, mode: mode_t = 0o644, overwrite: Bool = true)
         throws
     {
+        let writer = try AtomicFileWriter(path: path, mode: mode, overwrite: overwrite)
+        try bytes.withUnsafeBytes { try writer.write($0) }
+        try writer.commit()
+    }
+
+    /// Writes UTF-8 `text` to `path`.
+    public static func write(_ text: String, to path: String, mode: mode_t = 0o644, overwrite: Bool = true) throws {
+        try write(Array(text.utf8), to: path, mode: mode, overwrite: overwrite)
+    }
+}
+
+/// Streams a new file into place atomically: bytes go to a temporary file next to `path`, which
+/// ``commit()`` syncs and renames; without a commit (an error, a crash) the temporary file is removed and
+/// `path` is untouched.
+public final class AtomicFileWriter {
+    public let path: String
+    private let temporary: String
+    private let overwrite: Bool
+    private var descriptor: Int32
+    private var finished = false
+
+    /// Creates the temporary file with permission bits `mode` (set before any byte is written).
+    public init(path: String, mode: mode_t = 0o644, overwrite: Bool = true) throws {
         if !overwrite, FileStatus.exists(path) {
             throw MLSecError(.alreadyExists, "\(path) already exists; pass --force to overwrite it")
         }
+        self.path = path
+        self.overwrite = overwrite
         let directory = FilePath.directory(of: path)
         let base = FilePath.lastComponent(of: path)
         var template = Array("\(directory)/.\(base).tmp-XXXXXX".utf8CString)
@@ -29,29 +54,43 @@ public enum AtomicFile {
         guard fd >= 0 else {
             throw MLSecError.io("cannot create a temporary file next to \(path): \(FileStatus.errnoText())")
         }
-        let temporary = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
-        var committed = false
-        defer {
-            if !committed { unlink(temporary) }
+        descriptor = fd
+        temporary = String(cString: template.withUnsafeBufferPointer { $0.baseAddress! })
+        guard fchmod(fd, mode) == 0 else {
+            let message = "cannot set permissions on \(temporary): \(FileStatus.errnoText())"
+            discard()
+            throw MLSecError.io(message)
         }
-        do {
-            defer { close(fd) }
-            guard fchmod(fd, mode) == 0 else {
-                throw MLSecError.io("cannot set permissions on \(temporary): \(FileStatus.errnoText())")
+    }
+
+    deinit { discard() }
+
+    /// Appends `bytes` to the temporary file.
+    public func write(_ bytes: UnsafeRawBufferPointer) throws {
+        guard !finished else { throw MLSecError.io("\(path): write after the file was finished") }
+        guard let base = bytes.baseAddress else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let n = Glibc.write(descriptor, base + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw MLSecError.io("cannot write \(temporary): \(FileStatus.errnoText())")
             }
-            try bytes.withUnsafeBytes { raw in
-                var offset = 0
-                while offset < raw.count {
-                    let n = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
-                    if n < 0 {
-                        if errno == EINTR { continue }
-                        throw MLSecError.io("cannot write \(temporary): \(FileStatus.errnoText())")
-                    }
-                    offset += n
-                }
-            }
-            guard fsync(fd) == 0 else { throw MLSecError.io("cannot fsync \(temporary): \(FileStatus.errnoText())") }
+            offset += n
         }
+    }
+
+    /// Syncs the temporary file and moves it to `path`.
+    public func commit() throws {
+        guard !finished else { return }
+        guard fsync(descriptor) == 0 else {
+            let message = "cannot fsync \(temporary): \(FileStatus.errnoText())"
+            discard()
+            throw MLSecError.io(message)
+        }
+        close(descriptor)
+        descriptor = -1
+        defer { discard() }
         if !overwrite {
             // link() fails if the destination appeared meanwhile, so a concurrent writer is never clobbered.
             guard link(temporary, path) == 0 else {
@@ -64,14 +103,22 @@ public enum AtomicFile {
             guard rename(temporary, path) == 0 else {
                 throw MLSecError.io("cannot move the new file into place at \(path): \(FileStatus.errnoText())")
             }
-            committed = true
         }
-        syncDirectory(directory)
+        finished = true
+        Self.syncDirectory(FilePath.directory(of: path))
     }
 
-    /// Writes UTF-8 `text` to `path`.
-    public static func write(_ text: String, to path: String, mode: mode_t = 0o644, overwrite: Bool = true) throws {
-        try write(Array(text.utf8), to: path, mode: mode, overwrite: overwrite)
+    /// Removes the temporary file (nothing happens to `path`). Safe to call more than once.
+    public func discard() {
+        if descriptor >= 0 {
+            close(descriptor)
+            descriptor = -1
+        }
+        if !finished || !overwrite {
+            // After a rename the temporary name no longer exists; after link() it must be removed.
+            unlink(temporary)
+        }
+        finished = true
     }
 
     private static func syncDirectory(_ directory: String) {
