@@ -45,10 +45,12 @@ let package = Package(
             exclude: ["Data/DIGITS-SOURCE.md"]
         ),
         .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
+        .target(name: "CMLSecAEAD", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MLSecEncryption",
             dependencies: [
                 "MLSecCore",
+                "CMLSecAEAD",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]

@@ -29,6 +29,17 @@ extension Age {
             try body(FileDescriptorSink(descriptor: 1, name: "standard output"))
             return
         }
+        if let existing = try? FileStatus.status(path), existing.kind != .regular {
+            // A device or FIFO (such as /dev/stdout or /dev/null) cannot be replaced: write to it directly.
+            guard existing.kind == .characterDevice || existing.kind == .fifo || existing.kind == .socket else {
+                throw MLSecError.io("\(path) is a \(existing.kind.description), not a file to write to")
+            }
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw MLSecError.io("cannot open \(path): \(FileStatus.errnoText())") }
+            defer { close(fd) }
+            try body(FileDescriptorSink(descriptor: fd, name: path))
+            return
+        }
         let writer = try AtomicFileWriter(path: path, mode: mode, overwrite: overwrite)
         do {
             try body(writer)

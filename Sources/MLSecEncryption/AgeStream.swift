@@ -24,12 +24,12 @@ enum AgeStream {
         HKDF<SHA256>.deriveKey(inputKeyMaterial: fileKey, salt: nonce, info: Array("payload".utf8), outputByteCount: 32)
     }
 
-    static func chunkNonce(_ counter: UInt64, last: Bool) -> ChaChaPoly.Nonce {
+    /// The 12-byte chunk nonce: an 11-byte big-endian counter, then 1 for the last chunk or 0.
+    static func chunkNonce(_ counter: UInt64, last: Bool) -> [UInt8] {
         var bytes = [UInt8](repeating: 0, count: 12)
         for i in 0..<8 { bytes[10 - i] = UInt8(truncatingIfNeeded: counter >> UInt64(8 * i)) }
         bytes[11] = last ? 1 : 0
-        // 12 bytes is always a valid ChaCha20-Poly1305 nonce.
-        return (try? ChaChaPoly.Nonce(data: bytes)) ?? ChaChaPoly.Nonce()
+        return bytes
     }
 
     /// Shared buffers of one batch, written by disjoint chunk indices in parallel.
@@ -70,7 +70,7 @@ enum AgeStream {
         var generator = SystemRandomNumberGenerator()
         for i in nonce.indices { nonce[i] = generator.next() }
         try sink.write(nonce)
-        let key = payloadKey(fileKey: fileKey, nonce: nonce)
+        let aead = try ChaChaPolyContext(key: payloadKey(fileKey: fileKey, nonce: nonce))
         let perBatch = batchChunks
         let batch = Batch(inputBytes: perBatch * chunkSize, outputBytes: perBatch * sealedChunkSize, chunks: perBatch)
         var counter: UInt64 = 0
@@ -82,16 +82,11 @@ enum AgeStream {
             parallel(chunks) { index in
                 let start = index * chunkSize
                 let length = min(chunkSize, got - start)
-                let plain = UnsafeRawBufferPointer(rebasing: batch.input[start..<(start + length)])
                 let nonce = chunkNonce(base + UInt64(index), last: final && index == chunks - 1)
-                guard let box = try? ChaChaPoly.seal(plain, using: key, nonce: nonce) else {
-                    batch.lengths[index] = -1
-                    return
-                }
-                let out = batch.output.baseAddress! + index * sealedChunkSize
-                box.ciphertext.withUnsafeBytes { out.copyMemory(from: $0.baseAddress!, byteCount: length) }
-                box.tag.withUnsafeBytes { (out + length).copyMemory(from: $0.baseAddress!, byteCount: tagSize) }
-                batch.lengths[index] = length + tagSize
+                let sealed = aead.seal(
+                    batch.input.baseAddress! + start, length: length,
+                    into: batch.output.baseAddress! + index * sealedChunkSize, nonce: nonce)
+                batch.lengths[index] = sealed ? length + tagSize : -1
             }
             guard !batch.lengths[..<chunks].contains(-1) else { throw MLSecError.io("ChaCha20-Poly1305 sealing failed") }
             let total = (chunks - 1) * sealedChunkSize + batch.lengths[chunks - 1]
@@ -108,7 +103,7 @@ enum AgeStream {
         var nonce = [UInt8](repeating: 0, count: nonceSize)
         let got = try nonce.withUnsafeMutableBytes { try reader.readFull(into: $0) }
         guard got == nonceSize else { throw AgeError.header("the payload nonce is missing or short (\(got) of 16 bytes)") }
-        let key = payloadKey(fileKey: fileKey, nonce: nonce)
+        let aead = try ChaChaPolyContext(key: payloadKey(fileKey: fileKey, nonce: nonce))
         let perBatch = batchChunks
         let batch = Batch(inputBytes: perBatch * sealedChunkSize, outputBytes: perBatch * chunkSize, chunks: perBatch)
         var counter: UInt64 = 0
@@ -123,17 +118,12 @@ enum AgeStream {
             parallel(chunks) { index in
                 let start = index * sealedChunkSize
                 let length = min(sealedChunkSize, got - start)
-                let sealed = UnsafeRawBufferPointer(rebasing: batch.input[start..<(start + length)])
                 let chunkCounter = base + UInt64(index)
                 let out = batch.output.baseAddress! + index * chunkSize
                 func open(last: Bool) -> Bool {
-                    guard length >= tagSize,
-                        let box = try? ChaChaPoly.SealedBox(
-                            nonce: chunkNonce(chunkCounter, last: last),
-                            ciphertext: sealed[..<(length - tagSize)], tag: sealed[(length - tagSize)...]),
-                        let plain = try? ChaChaPoly.open(box, using: key)
+                    guard aead.open(batch.input.baseAddress! + start, length: length, into: out,
+                                    nonce: chunkNonce(chunkCounter, last: last))
                     else { return false }
-                    plain.withUnsafeBytes { if let p = $0.baseAddress { out.copyMemory(from: p, byteCount: $0.count) } }
                     batch.lengths[index] = length - tagSize
                     batch.lastFlags[index] = last
                     return true

@@ -45,6 +45,17 @@ public final class AtomicFileWriter {
         if !overwrite, FileStatus.exists(path) {
             throw MLSecError(.alreadyExists, "\(path) already exists; pass --force to overwrite it")
         }
+        var path = path
+        if let link = try? FileStatus.lstatus(path), link.kind == .symlink {
+            // Replace the file the link points to, not the link: write next to the real target.
+            guard let target = Self.resolve(path) else {
+                throw MLSecError.io("\(path) is a symbolic link that cannot be resolved")
+            }
+            path = target
+        }
+        if let existing = try? FileStatus.status(path), existing.kind != .regular {
+            throw MLSecError.io("\(path) is a \(existing.kind.description), not a regular file; cannot replace it")
+        }
         self.path = path
         self.overwrite = overwrite
         let directory = FilePath.directory(of: path)
@@ -119,6 +130,12 @@ public final class AtomicFileWriter {
             unlink(temporary)
         }
         finished = true
+    }
+
+    private static func resolve(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     private static func syncDirectory(_ directory: String) {
