@@ -13,6 +13,7 @@ let package = Package(
         .library(name: "MLSecEngine", targets: ["MLSecEngine"]),
         .library(name: "MLSecScan", targets: ["MLSecScan"]),
         .library(name: "MLSecEncryption", targets: ["MLSecEncryption"]),
+        .library(name: "MLSecAudit", targets: ["MLSecAudit"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
     ],
     dependencies: [
@@ -20,6 +21,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-certificates.git", from: "1.21.1"),
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
         .target(
@@ -45,6 +47,14 @@ let package = Package(
             exclude: ["Data/DIGITS-SOURCE.md"]
         ),
         .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
+        .target(
+            name: "MLSecAudit",
+            dependencies: [
+                "MLSecCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
         .target(name: "CMLSecAEAD", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MLSecEncryption",
@@ -63,6 +73,7 @@ let package = Package(
                 "MLSecEngine",
                 "MLSecScan",
                 "MLSecEncryption",
+                "MLSecAudit",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
@@ -75,6 +86,11 @@ let package = Package(
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
         .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
+        .testTarget(
+            name: "MLSecAuditTests",
+            dependencies: ["MLSecAudit", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],
+            resources: [.copy("Vectors")]
+        ),
         .testTarget(
             name: "MLSecEncryptionTests",
             dependencies: ["MLSecEncryption", "MLSecCore", "MLSecFormats", .product(name: "Crypto", package: "swift-crypto")],

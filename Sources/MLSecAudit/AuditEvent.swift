@@ -1,0 +1,125 @@
+// AuditEvent: the schema of audit log entries (security decisions) and their canonical JSON encoding.
+
+import Foundation
+import MLSecCore
+
+/// One security decision, recorded as canonical JSON (sorted keys, no whitespace). The schema has no field
+/// for request bodies, tensors or credentials: only names, outcomes and digests, so that the log never holds
+/// secrets or raw inputs.
+public struct AuditEvent: Sendable, Equatable {
+    public enum Decision: String, Sendable, CaseIterable {
+        case allow, deny, error
+    }
+
+    /// RFC 3339 UTC time, e.g. 2026-11-29T08:00:00.123Z.
+    public var time: String
+    /// Who acted: a principal name or key id (never the credential itself).
+    public var actor: String
+    /// What was attempted, e.g. `infer`, `model.load`, `key.rotate`.
+    public var action: String
+    /// What it applied to, e.g. `models/digits/versions/1`.
+    public var resource: String
+    public var decision: Decision
+    /// Why, in a few words (e.g. `rate limited`, `role inference lacks admin`).
+    public var reason: String?
+    public var requestID: String?
+    /// `sha256:<hex>` digests.
+    public var requestDigest: String?
+    public var modelDigest: String?
+    public var receiptDigest: String?
+
+    public init(
+        time: String = AuditEvent.now(), actor: String, action: String, resource: String, decision: Decision,
+        reason: String? = nil, requestID: String? = nil, requestDigest: String? = nil, modelDigest: String? = nil,
+        receiptDigest: String? = nil
+    ) {
+        self.time = time
+        self.actor = actor
+        self.action = action
+        self.resource = resource
+        self.decision = decision
+        self.reason = reason
+        self.requestID = requestID
+        self.requestDigest = requestDigest
+        self.modelDigest = modelDigest
+        self.receiptDigest = receiptDigest
+    }
+
+    /// The current time in the schema's format.
+    public static func now() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+
+    static let maxFieldBytes = 512
+    static let required = ["time", "actor", "action", "resource", "decision"]
+    static let digests = ["request_digest", "model_digest", "receipt_digest"]
+    static let optional = ["reason", "request_id"] + digests
+
+    /// Parses and validates an event from JSON.
+    /// - Throws: `MLSecError` (malformed) naming the field at fault: a missing field, an unknown one (the schema
+    ///   is closed), a value that is not a short string, a bad digest or time.
+    public init(json value: JSONValue) throws {
+        guard let members = value.objectValue else { throw MLSecError.malformed("an audit event must be a JSON object") }
+        var fields: [String: String] = [:]
+        for (key, member) in members {
+            guard Self.required.contains(key) || Self.optional.contains(key) else {
+                throw MLSecError.malformed("unknown audit event field \"\(key.prefix(40))\" (the schema is closed)")
+            }
+            guard let text = member.stringValue else { throw MLSecError.malformed("audit event field \(key) must be a string") }
+            guard text.utf8.count <= Self.maxFieldBytes, !text.unicodeScalars.contains(where: { $0.value < 0x20 }) else {
+                throw MLSecError.malformed("audit event field \(key) is too long or has control characters")
+            }
+            fields[key] = text
+        }
+        for key in Self.required where fields[key]?.isEmpty ?? true {
+            throw MLSecError.malformed("audit event field \(key) is missing or empty")
+        }
+        for key in Self.digests {
+            if let digest = fields[key], !Self.isDigest(digest) {
+                throw MLSecError.malformed("audit event field \(key) must be sha256:<64 hex digits>")
+            }
+        }
+        guard let decision = Decision(rawValue: fields["decision"] ?? "") else {
+            throw MLSecError.malformed("audit event decision must be allow, deny or error")
+        }
+        let time = fields["time"] ?? ""
+        guard ISO8601DateFormatter().date(from: time) != nil || Self.fractionalFormatter().date(from: time) != nil else {
+            throw MLSecError.malformed("audit event time must be RFC 3339 (e.g. 2026-11-29T08:00:00Z)")
+        }
+        self.init(
+            time: time, actor: fields["actor"] ?? "", action: fields["action"] ?? "", resource: fields["resource"] ?? "",
+            decision: decision, reason: fields["reason"], requestID: fields["request_id"],
+            requestDigest: fields["request_digest"], modelDigest: fields["model_digest"],
+            receiptDigest: fields["receipt_digest"])
+    }
+
+    private static func fractionalFormatter() -> ISO8601DateFormatter {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter
+    }
+
+    static func isDigest(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        return bytes.count == 71 && text.hasPrefix("sha256:")
+            && bytes[7...].allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
+    /// The event as JSON (fields absent when nil).
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("time", .string(time)), ("actor", .string(actor)), ("action", .string(action)),
+            ("resource", .string(resource)), ("decision", .string(decision.rawValue)),
+        ]
+        for (key, value) in [("reason", reason), ("request_id", requestID), ("request_digest", requestDigest),
+                             ("model_digest", modelDigest), ("receipt_digest", receiptDigest)] {
+            if let value { members.append((key, .string(value))) }
+        }
+        return .object(members)
+    }
+
+    /// The bytes stored in the log: canonical JSON.
+    public var canonicalBytes: [UInt8] { JSONWriter.canonical(json) }
+}
