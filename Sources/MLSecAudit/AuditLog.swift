@@ -6,9 +6,9 @@ import MLSecCore
 
 /// A tamper-evident, append-only log of entries (canonical JSON audit events or raw bytes).
 ///
-/// Storage is one SQLite file in WAL mode with `synchronous=FULL`: `entries(idx, data)` and
-/// `nodes(id, hash)`, where `id = level << 56 | index` holds the hash of every perfect subtree (level 0 = leaf
-/// hashes). An append batch inserts its entries and the nodes they complete in one transaction, so a crash at
+/// Storage is one SQLite file in WAL mode with `synchronous=FULL`: `entries(idx, leaf_hash, data)` and
+/// `nodes(id, hash)`, where `id = level << 56 | index` holds the hash of every perfect subtree of two or more
+/// leaves (the leaf hashes live with their entries). An append batch inserts its entries and the nodes they complete in one transaction, so a crash at
 /// any moment leaves either the whole batch or none of it, and ``append(_:)`` returns only after the commit is
 /// on disk. Roots and proofs read O(log n) stored nodes; nothing is rehashed.
 public final class AuditLog: @unchecked Sendable {
@@ -43,15 +43,15 @@ public final class AuditLog: @unchecked Sendable {
             try database.write { db in
                 try db.execute(sql: """
                     CREATE TABLE IF NOT EXISTS log_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                    CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+                    CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, leaf_hash BLOB NOT NULL, data BLOB NOT NULL);
                     CREATE TABLE IF NOT EXISTS nodes (id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
-                    INSERT OR IGNORE INTO log_meta (key, value) VALUES ('format', 'mlsec-merkle-log-v1');
+                    INSERT OR IGNORE INTO log_meta (key, value) VALUES ('format', 'mlsec-merkle-log-v2');
                     """)
             }
             let format = try database.read { db in
                 try String.fetchOne(db, sql: "SELECT value FROM log_meta WHERE key = 'format'")
             }
-            guard format == "mlsec-merkle-log-v1" else {
+            guard format == "mlsec-merkle-log-v2" else {
                 throw MLSecError.malformed("\(path) is not an MLSec audit log (format \(format ?? "missing"))")
             }
             try reloadState()
@@ -93,12 +93,11 @@ public final class AuditLog: @unchecked Sendable {
             return try database.write { db in
                 var (size, edge) = lock.withLock { (currentSize, rightEdge) }
                 let first = size
-                let insertEntry = try db.cachedStatement(sql: "INSERT INTO entries (idx, data) VALUES (?, ?)")
+                let insertEntry = try db.cachedStatement(sql: "INSERT INTO entries (idx, leaf_hash, data) VALUES (?, ?, ?)")
                 let insertNode = try db.cachedStatement(sql: "INSERT INTO nodes (id, hash) VALUES (?, ?)")
                 for entry in entries {
                     var hash = MerkleHash.leaf(entry)
-                    try insertEntry.execute(arguments: [Int64(size), Data(entry)])
-                    try insertNode.execute(arguments: [Self.nodeID(level: 0, index: size), Data(hash)])
+                    try insertEntry.execute(arguments: [Int64(size), Data(hash), Data(entry)])
                     var level = 0
                     var index = size
                     while index & 1 == 1 {
@@ -183,15 +182,16 @@ public final class AuditLog: @unchecked Sendable {
             let reader = SQLiteNodeReader(db: db)
             var tree = RightEdgeHasher()
             var expected: UInt64 = 0
-            let cursor = try Row.fetchCursor(db, sql: "SELECT idx, data FROM entries ORDER BY idx")
+            let cursor = try Row.fetchCursor(db, sql: "SELECT idx, leaf_hash, data FROM entries ORDER BY idx")
             while let row = try cursor.next() {
                 let index: Int64 = row[0]
                 guard index >= 0, UInt64(index) == expected else {
                     throw MLSecError.verificationFailed("entry \(expected) is missing (the next stored index is \(index))")
                 }
-                let data: Data = row[1]
+                let stored: Data = row[1]
+                let data: Data = row[2]
                 let leaf = MerkleHash.leaf([UInt8](data))
-                guard let stored = try? reader.node(level: 0, index: expected), stored == leaf else {
+                guard [UInt8](stored) == leaf else {
                     throw MLSecError.verificationFailed("entry \(expected) does not match its stored leaf hash: it was modified")
                 }
                 for (level, index, hash) in tree.append(leaf) {
@@ -206,7 +206,7 @@ public final class AuditLog: @unchecked Sendable {
                 if expected % 1_000_000 == 0 { progress?(expected) }
             }
             let nodes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM nodes") ?? 0
-            let wanted = 2 * expected - UInt64(expected.nonzeroBitCount)
+            let wanted = expected - UInt64(expected.nonzeroBitCount)
             guard nodes == Int64(wanted) else {
                 throw MLSecError.verificationFailed("the log holds \(nodes) tree nodes; \(expected) entries need \(wanted)")
             }
@@ -220,8 +220,15 @@ struct SQLiteNodeReader: MerkleNodeReader {
     let db: Database
 
     func node(level: Int, index: UInt64) throws -> [UInt8] {
-        let statement = try db.cachedStatement(sql: "SELECT hash FROM nodes WHERE id = ?")
-        guard let data = try Data.fetchOne(statement, arguments: [AuditLog.nodeID(level: level, index: index)]),
+        let data: Data?
+        if level == 0 {
+            let statement = try db.cachedStatement(sql: "SELECT leaf_hash FROM entries WHERE idx = ?")
+            data = try Data.fetchOne(statement, arguments: [Int64(index)])
+        } else {
+            let statement = try db.cachedStatement(sql: "SELECT hash FROM nodes WHERE id = ?")
+            data = try Data.fetchOne(statement, arguments: [AuditLog.nodeID(level: level, index: index)])
+        }
+        guard let data,
             data.count == MerkleHash.size
         else {
             throw MLSecError.verificationFailed("the tree node at level \(level), index \(index) is missing or damaged")

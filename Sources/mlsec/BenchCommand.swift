@@ -3,13 +3,47 @@
 import ArgumentParser
 import Foundation
 import MLSecCore
+import MLSecAudit
 import MLSecEngine
 
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
-        abstract: "Benchmarks of the native engine (Benchmarks/engine/bench.py compares them with NumPy and PyTorch).",
-        subcommands: [Gemm.self, Train.self, ExportDigits.self])
+        abstract: "Benchmarks: the native engine (Benchmarks/engine/bench.py compares it with NumPy and PyTorch) and the audit log.",
+        subcommands: [Gemm.self, Train.self, ExportDigits.self, Audit.self])
+
+    struct Audit: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Audit log: durable appends per second (vs plain SQLite) and proof time at a large size.")
+
+        @Option(help: "Entries appended in the throughput test.") var entries: Int = 200_000
+        @Option(help: "Entries per durable batch (transaction).") var batch: Int = 1000
+        @Option(name: .customLong("proof-size"), help: "Log size at which proofs are timed.") var proofSize: UInt64 = 10_000_000
+        @Option(help: "Proofs of each kind timed (median reported).") var proofs: Int = 2000
+        @Option(help: "Directory for the temporary databases.") var directory: String = "."
+
+        func run() async throws {
+            guard entries > 0, batch > 0, proofSize >= UInt64(entries), proofs > 0 else {
+                throw MLSecError.usage("need entries > 0, batch > 0, proofs > 0 and proof-size >= entries")
+            }
+            let r = try AuditLogBenchmark.run(
+                directory: directory, appendEntries: entries, batch: batch, proofSize: proofSize, proofs: proofs,
+                progress: { Terminal.note($0) })
+            func fixed(_ v: Double, _ digits: Int = 1) -> JSONValue { .number(String(format: "%.\(digits)f", v)) }
+            printJSON(.object([
+                ("batch", .int(r.batch)),
+                ("appends_per_second", fixed(r.appendsPerSecond, 0)),
+                ("baseline_sqlite_per_second", fixed(r.baselinePerSecond, 0)),
+                ("ratio_to_baseline", fixed(r.appendsPerSecond / r.baselinePerSecond, 2)),
+                ("ratio_to_goal_50000", fixed(r.appendsPerSecond / 50_000, 2)),
+                ("proof_size", .int(Int(r.proofSize))),
+                ("build_seconds", fixed(r.buildSeconds)),
+                ("inclusion_proof_us_median", fixed(r.inclusionMicroseconds)),
+                ("consistency_proof_us_median", fixed(r.consistencyMicroseconds)),
+                ("proof_goal_us", .int(1000)),
+            ]))
+        }
+    }
 
     struct Gemm: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Square float32 matrix multiply, GFLOP/s (median).")
