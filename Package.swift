@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "MLSecScan", targets: ["MLSecScan"]),
         .library(name: "MLSecEncryption", targets: ["MLSecEncryption"]),
         .library(name: "MLSecAudit", targets: ["MLSecAudit"]),
+        .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
     ],
     dependencies: [
@@ -22,6 +23,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-asn1.git", from: "1.7.4"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -55,6 +60,19 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        .target(
+            name: "MLSecGateway",
+            dependencies: [
+                "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecAudit",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
         .target(name: "CMLSecAEAD", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MLSecEncryption",
@@ -74,7 +92,10 @@ let package = Package(
                 "MLSecScan",
                 "MLSecEncryption",
                 "MLSecAudit",
+                "MLSecGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
@@ -86,6 +107,13 @@ let package = Package(
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
         .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
+        .testTarget(
+            name: "MLSecGatewayTests",
+            dependencies: [
+                "MLSecGateway", "MLSecCore", "MLSecEngine", "MLSecIntegrity", .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ]
+        ),
         .testTarget(
             name: "MLSecAuditTests",
             dependencies: ["MLSecAudit", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],

@@ -1,21 +1,9 @@
 #!/usr/bin/env bash
-# MLSec's main job, end to end on a fresh machine: build, create a key, sign a model, verify it,
-# then tamper with it and watch verification name the change. Everything happens in a temporary directory.
+# MLSec's main job on a fresh machine: build, then serve the bundled digits model over KServe V2 on
+# 127.0.0.1:8000 with every control on (API keys, RBAC, rate limits, validation, signed receipts, audit log).
+# State (SQLite key database, audit log, keys, the signed model, demo-credentials.json) goes to ./mlsec-demo.
+# Extra arguments go to `mlsec serve`, e.g. scripts/demo.sh --port 8080.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-swift build -c release >&2
-MLSEC="$PWD/.build/release/mlsec"
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
-mkdir -p model/sub
-head -c 3000000 /dev/urandom > model/weights.bin
-echo '{"architectures": ["demo"]}' > model/config.json
-head -c 100000 /dev/urandom > model/sub/tokenizer.bin
-set -x
-"$MLSEC" keygen --algorithm p256 --private-key signing.pem --public-key signing.pub
-"$MLSEC" sign model --private-key signing.pem --signature model.sig
-"$MLSEC" verify model --signature model.sig --public-key signing.pub
-printf 'x' | dd of=model/weights.bin bs=1 seek=12345 conv=notrunc status=none
-echo 'print("surprise")' > model/sub/extra.py
-"$MLSEC" verify model --signature model.sig --public-key signing.pub || echo "verification failed as it should (exit $?)"
+swift build -c release --product mlsec >&2
+exec .build/release/mlsec serve --demo --state-dir mlsec-demo "$@"

@@ -102,11 +102,14 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct ExportDigits: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "export-digits", abstract: "Print the digits training split as JSON (for the PyTorch comparison).",
+            commandName: "export-digits", abstract: "Print a digits split as JSON (for comparisons and tests).",
             shouldDisplay: false)
 
+        @Option(help: "train, test or all.") var split = "train"
+
         func run() async throws {
-            let data = Digits.dataset(.train)
+            guard let which = Digits.Split(rawValue: split) else { throw MLSecError.usage("--split is train, test or all") }
+            let data = Digits.dataset(which)
             let d = data.featureCount
             let rows: [JSONValue] = (0..<data.count).map { r in
                 .array(data.features[r * d..<(r + 1) * d].map { .number("\($0)") })

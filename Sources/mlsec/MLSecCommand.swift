@@ -21,7 +21,8 @@ struct MLSecCommand: AsyncParsableCommand {
         subcommands: [
             KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self,
             PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self, BenchCommand.self, ScanCommand.self,
-            EncryptCommand.self, DecryptCommand.self, KeysCommand.self, AuditCommand.self,
+            EncryptCommand.self, DecryptCommand.self, KeysCommand.self, AuditCommand.self, ServeCommand.self,
+            ReceiptCommand.self,
         ]
     )
 

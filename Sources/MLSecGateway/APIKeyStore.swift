@@ -1,0 +1,134 @@
+// APIKeyStore: API keys stored only as SHA-256 hashes in the gateway's SQLite database, checked in constant time.
+
+import Crypto
+import Foundation
+import GRDB
+import MLSecCore
+import Synchronization
+
+/// One API key's record (never the key itself).
+public struct APIKeyRecord: Sendable, Equatable {
+    public var id: String
+    public var name: String
+    public var role: String
+    public var models: [String]
+    public var created: String
+    public var expiresAt: Date?
+    public var revoked: Bool
+    public var rateLimit: RateLimit?
+    var secretHash: [UInt8]
+
+    public var json: JSONValue {
+        var members: [(String, JSONValue)] = [
+            ("id", .string(id)), ("name", .string(name)), ("role", .string(role)),
+            ("models", .array(models.map { .string($0) })), ("created", .string(created)),
+            ("expires_at", expiresAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null),
+            ("revoked", .bool(revoked)),
+        ]
+        if let r = rateLimit {
+            members.append(("rate_limit", .object([
+                ("requests_per_second", .number(String(r.requestsPerSecond))), ("burst", .int(r.burst)),
+            ])))
+        }
+        return .object(members)
+    }
+}
+
+/// API keys: `mlsec_<12 hex id>_<43 base64url characters>` (256 random bits). The database keeps the id, the
+/// SHA-256 of the whole key and its attributes; a lookup by id then a constant-time hash comparison checks a
+/// presented key. Records are cached in memory and written through to SQLite.
+public final class APIKeyStore: Sendable {
+    private let database: DatabaseQueue
+    private let cache: Mutex<[String: APIKeyRecord]>
+
+    public init(database: DatabaseQueue) throws {
+        self.database = database
+        try database.write { db in
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS api_keys (
+                    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, models TEXT NOT NULL,
+                    secret_hash BLOB NOT NULL, created TEXT NOT NULL, expires_at TEXT, revoked INTEGER NOT NULL DEFAULT 0,
+                    rps REAL, burst INTEGER)
+                """)
+        }
+        let records = try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT * FROM api_keys").map(Self.record)
+        }
+        cache = Mutex(Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0) }))
+    }
+
+    private static func record(_ row: Row) throws -> APIKeyRecord {
+        let modelsText: String = row["models"]
+        let models = (try? JSONParser().parse(Array(modelsText.utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        let expires: String? = row["expires_at"]
+        let rps: Double? = row["rps"]
+        let burst: Int? = row["burst"]
+        let hash: Data = row["secret_hash"]
+        return APIKeyRecord(
+            id: row["id"], name: row["name"], role: row["role"], models: models, created: row["created"],
+            expiresAt: expires.flatMap { ISO8601DateFormatter().date(from: $0) }, revoked: (row["revoked"] as Int) != 0,
+            rateLimit: rps.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int($0))) },
+            secretHash: [UInt8](hash))
+    }
+
+    static func hash(_ key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }
+
+    /// Creates a key and returns its record and the key itself (shown once, never stored).
+    public func create(
+        name: String, role: String, models: [String], expiresAt: Date? = nil, rateLimit: RateLimit? = nil
+    ) throws -> (APIKeyRecord, String) {
+        var random = SystemRandomNumberGenerator()
+        let id = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255, using: &random) })
+        var secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
+        defer { for i in secret.indices { secret[i] = 0 } }
+        let key = "mlsec_\(id)_\(Base64.encodeURL(secret))"
+        let record = APIKeyRecord(
+            id: id, name: name, role: role, models: models, created: ISO8601DateFormatter().string(from: Date()),
+            expiresAt: expiresAt, revoked: false, rateLimit: rateLimit, secretHash: Self.hash(key))
+        let modelsText = String(decoding: JSONWriter.bytes(.array(models.map { .string($0) })), as: UTF8.self)
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    INSERT INTO api_keys (id, name, role, models, secret_hash, created, expires_at, revoked, rps, burst)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                    """,
+                arguments: [id, name, role, modelsText, Data(record.secretHash), record.created,
+                            expiresAt.map { ISO8601DateFormatter().string(from: $0) }, rateLimit?.requestsPerSecond,
+                            rateLimit?.burst])
+        }
+        cache.withLock { $0[id] = record }
+        return (record, key)
+    }
+
+    /// Revokes a key at once. Returns `false` when there is no such key.
+    @discardableResult
+    public func revoke(id: String) throws -> Bool {
+        guard cache.withLock({ $0[id] }) != nil else { return false }
+        try database.write { db in try db.execute(sql: "UPDATE api_keys SET revoked = 1 WHERE id = ?", arguments: [id]) }
+        cache.withLock { $0[id]?.revoked = true }
+        return true
+    }
+
+    /// Every key's record, without secrets.
+    public func list() -> [APIKeyRecord] { cache.withLock { Array($0.values) }.sorted { $0.created < $1.created } }
+
+    /// Why a presented key was refused (for the audit log; the client only sees 401).
+    public enum Refusal: String, Sendable { case malformed, unknown, revoked, expired, mismatch }
+
+    /// Checks a presented key: the record when it is valid, or why not.
+    public func authenticate(_ key: String, now: Date = Date()) -> Result<APIKeyRecord, RefusalError> {
+        let parts = key.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "mlsec", parts[1].utf8.count == 12, parts[2].utf8.count == 43 else {
+            return .failure(RefusalError(reason: .malformed))
+        }
+        guard let record = cache.withLock({ $0[String(parts[1])] }) else { return .failure(RefusalError(reason: .unknown)) }
+        // Compare hashes in constant time before looking at the record's state, so timing says nothing.
+        let matches = ConstantTime.equal(Self.hash(key), record.secretHash)
+        guard matches else { return .failure(RefusalError(reason: .mismatch)) }
+        guard !record.revoked else { return .failure(RefusalError(reason: .revoked)) }
+        if let expires = record.expiresAt, expires <= now { return .failure(RefusalError(reason: .expired)) }
+        return .success(record)
+    }
+
+    public struct RefusalError: Error, Sendable { public var reason: Refusal }
+}

@@ -1,0 +1,115 @@
+// AdminRoutes: key management and audit-log access (admin API), each behind its permission.
+
+import Foundation
+import Hummingbird
+import MLSecAudit
+import MLSecCore
+import HTTPTypes
+
+struct AdminRoutes {
+    let services: GatewayServices
+    let inference: InferenceRoutes
+
+    func register(on router: Router<GatewayContext>) {
+        router.post("/admin/keys") { request, context in try await createKey(request, context) }
+        router.get("/admin/keys") { _, context in
+            let principal = try await authorize(context, .manageKeys, action: "list_keys")
+            try await services.audit.record(AuditEvent(actor: principal.id, action: "list_keys", resource: "admin/keys",
+                                                       decision: .allow, requestID: context.requestID))
+            return GatewayResponse.json(.object([("keys", .array(services.keys.list().map(\.json)))]))
+        }
+        router.delete("/admin/keys/:id") { _, context in
+            let principal = try await authorize(context, .manageKeys, action: "revoke_key")
+            let id = context.parameters.get("id") ?? ""
+            guard try services.keys.revoke(id: id) else { throw GatewayError.notFound("key \(id.prefix(40))") }
+            try await services.audit.record(AuditEvent(actor: principal.id, action: "revoke_key", resource: "admin/keys/\(id)",
+                                                       decision: .allow, requestID: context.requestID))
+            return Response(status: .noContent)
+        }
+        router.get("/admin/audit/checkpoint") { _, context in
+            let principal = try await authorize(context, .readAudit, action: "read_audit")
+            try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/checkpoint",
+                                                       decision: .allow, requestID: context.requestID))
+            let note = try services.audit.log.checkpoint(origin: services.checkpointOrigin, signer: services.checkpointSigner)
+            let checkpoint = try Checkpoint.open(note, verifiers: [services.checkpointSigner.verifier])
+            return GatewayResponse.json(.object([
+                ("size", .int(Int(checkpoint.size))), ("root", .string(Hex.encode(checkpoint.root))), ("note", .string(note)),
+            ]))
+        }
+        router.get("/admin/audit/proof") { request, context in
+            let principal = try await authorize(context, .readAudit, action: "read_audit")
+            guard let index = request.uri.queryParameters.get("index").flatMap({ UInt64($0) }) else {
+                throw GatewayError.badRequest("query parameter index (an integer) is required")
+            }
+            let size = request.uri.queryParameters.get("size").flatMap { UInt64($0) }
+            let log = services.audit.log
+            let current = log.size
+            guard index < (size ?? current), (size ?? 0) <= current else {
+                throw GatewayError.badRequest("need index < size <= \(current)")
+            }
+            let (treeSize, proof) = try log.inclusionProof(index: index, size: size)
+            let (_, root) = try log.root(size: treeSize)
+            try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/proof",
+                                                       decision: .allow, requestID: context.requestID))
+            return GatewayResponse.json(.object([
+                ("index", .int(Int(index))), ("size", .int(Int(treeSize))), ("root", .string(Hex.encode(root))),
+                ("leaf_hash", .string(Hex.encode(MerkleHash.leaf(try log.entry(at: index))))),
+                ("proof", .array(proof.map { .string(Hex.encode($0)) })),
+            ]))
+        }
+    }
+
+    func authorize(_ context: GatewayContext, _ permission: Permission, action: String) async throws -> Principal {
+        let principal = try inference.principal(context)
+        guard principal.may(permission) else {
+            throw await inference.deny(.forbidden("role \(principal.role.name) lacks \(permission.rawValue)"), principal, action,
+                                       "admin", context)
+        }
+        return principal
+    }
+
+    func createKey(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let principal = try await authorize(context, .manageKeys, action: "create_key")
+        var request = request
+        let body = try await request.collectBody(upTo: 64 * 1024)
+        let document: JSONValue
+        do {
+            document = try JSONParser(limits: .init(maxDepth: 4, maxStringBytes: 1024, maxContainerCount: 256))
+                .parse(Array(body.readableBytesView), context: "request")
+        } catch {
+            throw GatewayError.badRequest("the request is not valid JSON: \((error as? MLSecError)?.message ?? "parse error")")
+        }
+        guard let members = document.objectValue else { throw GatewayError.badRequest("the request must be a JSON object") }
+        for (key, _) in members where !["name", "role", "models", "expires_at", "rate_limit"].contains(key) {
+            throw GatewayError.badRequest("unknown field \"\(key.prefix(40))\"")
+        }
+        guard let name = document["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 128 else {
+            throw GatewayError.badRequest("name (1-128 characters) is required")
+        }
+        guard let role = document["role"]?.stringValue, services.roles[role] != nil else {
+            throw GatewayError.badRequest("role must be one of \(services.roles.keys.sorted().joined(separator: ", "))")
+        }
+        let models = document["models"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        guard document["models"] == nil || models.count == document["models"]?.arrayValue?.count, models.count <= 64,
+            models.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 128 })
+        else { throw GatewayError.badRequest("models must be a list of up to 64 name patterns") }
+        var expires: Date?
+        if let text = document["expires_at"]?.stringValue {
+            guard let date = ISO8601DateFormatter().date(from: text), date > Date() else {
+                throw GatewayError.badRequest("expires_at must be a future RFC 3339 time")
+            }
+            expires = date
+        }
+        var limit: RateLimit?
+        if let r = document["rate_limit"] {
+            guard let rps = r["requests_per_second"].flatMap({ v -> Double? in if case .number(let t) = v { Double(t) } else { nil } }),
+                rps > 0, rps <= 1_000_000, let burst = r["burst"]?.integerValue, burst >= 1, burst <= 1_000_000
+            else { throw GatewayError.badRequest("rate_limit needs requests_per_second > 0 and burst >= 1") }
+            limit = RateLimit(requestsPerSecond: rps, burst: burst)
+        }
+        let (record, key) = try services.keys.create(name: name, role: role, models: models, expiresAt: expires, rateLimit: limit)
+        try await services.audit.record(AuditEvent(actor: principal.id, action: "create_key", resource: "admin/keys/\(record.id)",
+                                                   decision: .allow, reason: "role \(role)", requestID: context.requestID))
+        return GatewayResponse.json(.object([("id", .string(record.id)), ("key", .string(key))]), status: .created)
+    }
+}

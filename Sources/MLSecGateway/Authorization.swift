@@ -1,0 +1,82 @@
+// Authorization: roles, permissions and model-name scopes; deny by default.
+
+import MLSecCore
+
+/// What a caller may do.
+public enum Permission: String, Sendable, CaseIterable {
+    case infer
+    case readMetadata = "read_metadata"
+    case deployModel = "deploy_model"
+    case manageKeys = "manage_keys"
+    case readAudit = "read_audit"
+}
+
+/// A named set of permissions.
+public struct Role: Sendable, Equatable {
+    public var name: String
+    public var permissions: Set<Permission>
+
+    public init(name: String, permissions: Set<Permission>) {
+        self.name = name
+        self.permissions = permissions
+    }
+
+    /// The built-in roles.
+    public static let builtIn: [String: Role] = [
+        "admin": Role(name: "admin", permissions: Set(Permission.allCases)),
+        "publisher": Role(name: "publisher", permissions: [.deployModel, .readMetadata]),
+        "inference": Role(name: "inference", permissions: [.infer, .readMetadata]),
+        "auditor": Role(name: "auditor", permissions: [.readAudit]),
+    ]
+}
+
+/// An authenticated caller.
+public struct Principal: Sendable {
+    /// Stable id for logs and audit (an API key id, a JWT subject, a certificate subject); never a secret.
+    public var id: String
+    public var role: Role
+    /// Model name patterns the caller may use (`*` matches any run of characters).
+    public var models: [String]
+    /// Per-principal rate limit, if any.
+    public var rateLimit: RateLimit?
+
+    public init(id: String, role: Role, models: [String], rateLimit: RateLimit?) {
+        self.id = id
+        self.role = role
+        self.models = models
+        self.rateLimit = rateLimit
+    }
+
+    public func may(_ permission: Permission) -> Bool { role.permissions.contains(permission) }
+
+    /// Whether `model` is within this principal's scope.
+    public func canSee(model: String) -> Bool { models.contains { Self.glob($0, matches: model) } }
+
+    /// `*`-only glob matching, iterative (no backtracking blow-up).
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        let p = Array(pattern.utf8)
+        let t = Array(text.utf8)
+        var pi = 0
+        var ti = 0
+        var star = -1
+        var mark = 0
+        while ti < t.count {
+            if pi < p.count, p[pi] == UInt8(ascii: "*") {
+                star = pi
+                pi += 1
+                mark = ti
+            } else if pi < p.count, p[pi] == t[ti] {
+                pi += 1
+                ti += 1
+            } else if star >= 0 {
+                pi = star + 1
+                mark += 1
+                ti = mark
+            } else {
+                return false
+            }
+        }
+        while pi < p.count, p[pi] == UInt8(ascii: "*") { pi += 1 }
+        return pi == p.count
+    }
+}

@@ -1,0 +1,80 @@
+// Gateway: builds the Hummingbird application: middleware in order, routes, TLS or loopback-only plaintext.
+
+import Foundation
+import Hummingbird
+import HummingbirdTLS
+import Logging
+import MLSecCore
+import NIOSSL
+import HummingbirdCore
+
+/// How the gateway listens.
+public struct ListenConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// PEM certificate chain and private key; TLS is on when both are set.
+    public var certificate: String?
+    public var privateKey: String?
+    /// "1.3" (default) or "1.2".
+    public var minimumTLSVersion: String
+    /// Serve plain HTTP on a non-loopback address (refused unless set; a warning is printed).
+    public var allowPlaintext: Bool
+
+    public init(host: String = "127.0.0.1", port: Int = 8000, certificate: String? = nil, privateKey: String? = nil,
+                minimumTLSVersion: String = "1.3", allowPlaintext: Bool = false) {
+        self.host = host
+        self.port = port
+        self.certificate = certificate
+        self.privateKey = privateKey
+        self.minimumTLSVersion = minimumTLSVersion
+        self.allowPlaintext = allowPlaintext
+    }
+
+    var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" }
+    var usesTLS: Bool { certificate != nil && privateKey != nil }
+}
+
+public enum Gateway {
+    /// The router with every control in order: security headers and errors, authentication, rate limit, then
+    /// the handlers (authorization, validation, inference, output validation, receipt, audit).
+    public static func router(services: GatewayServices) -> Router<GatewayContext> {
+        let router = Router(context: GatewayContext.self)
+        router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
+        router.add(middleware: AuthenticationMiddleware(keys: services.keys, roles: services.roles, audit: services.audit))
+        router.add(middleware: RateLimitMiddleware(limiter: services.limiter, audit: services.audit))
+        let inference = InferenceRoutes(services: services)
+        inference.register(on: router)
+        AdminRoutes(services: services, inference: inference).register(on: router)
+        router.get("/openapi.json") { _, _ in
+            GatewayResponse.bytes(OpenAPIDocument.bytes, contentType: "application/json")
+        }
+        return router
+    }
+
+    /// Builds the application. Refuses plain HTTP on a non-loopback address unless allowed.
+    public static func application(
+        services: GatewayServices, listen: ListenConfiguration, logger: Logger,
+        onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        let server: HTTPServerBuilder
+        if listen.usesTLS, let certificate = listen.certificate, let key = listen.privateKey {
+            let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
+            var tls = TLSConfiguration.makeServerConfiguration(
+                certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
+            tls.minimumTLSVersion = listen.minimumTLSVersion == "1.2" ? .tlsv12 : .tlsv13
+            server = try .tls(.http1(), tlsConfiguration: tls)
+        } else {
+            guard listen.isLoopback || listen.allowPlaintext else {
+                throw MLSecError.usage(
+                    "refusing plain HTTP on \(listen.host): configure tls (certificate and private_key) or set allow_plaintext: true")
+            }
+            if !listen.isLoopback { logger.warning("serving PLAIN HTTP on \(listen.host): credentials and data travel unencrypted") }
+            server = .http1()
+        }
+        return Application(
+            router: router(services: services), server: server,
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "mlsec"),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
+            logger: logger)
+    }
+}

@@ -1,0 +1,110 @@
+// GatewayConfiguration: the `mlsec serve --config FILE` document (JSON), checked strictly, safe defaults.
+
+import Foundation
+import MLSecCore
+
+/// The production configuration. Unknown keys are errors; paths are relative to the file's directory.
+///
+/// ```json
+/// {
+///   "listen": {"host": "0.0.0.0", "port": 8443},
+///   "tls": {"certificate": "tls/cert.pem", "private_key": "tls/key.pem", "minimum_version": "1.3"},
+///   "allow_plaintext": false,
+///   "state_dir": "state",
+///   "limits": {"max_body_bytes": 8388608, "max_batch": 64},
+///   "audit": {"origin": "mlsec.example/audit"},
+///   "roles": {"reader": ["read_metadata"]},
+///   "models": [{"name": "digits", "version": "1", "path": "models/digits/1", "signature": "models/digits-1.sig",
+///               "public_keys": ["publisher.pub"], "identities": [], "input_range": [0, 1]}]
+/// }
+/// ```
+public struct GatewayConfiguration: Sendable {
+    public var listen: ListenConfiguration
+    public var stateDirectory: String
+    public var maxBodyBytes = 8 << 20
+    public var maxBatch = 64
+    public var auditOrigin = "mlsec/audit"
+    public var roles: [String: Role] = Role.builtIn
+    public var models: [ModelSource] = []
+
+    public init(listen: ListenConfiguration, stateDirectory: String) {
+        self.listen = listen
+        self.stateDirectory = stateDirectory
+    }
+
+    static func check(_ value: JSONValue, allowed: Set<String>, _ context: String) throws {
+        guard let members = value.objectValue else { throw MLSecError.malformed("\(context) must be an object") }
+        for (key, _) in members where !allowed.contains(key) {
+            throw MLSecError.malformed("\(context): unknown key \"\(key.prefix(40))\"")
+        }
+    }
+
+    public init(path: String) throws {
+        let base = FilePath.directory(of: FilePath.absolute(path))
+        func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
+        let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
+            .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
+        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models"], path)
+        var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
+        if let l = doc["listen"] {
+            try Self.check(l, allowed: ["host", "port"], "listen")
+            listen.host = l["host"]?.stringValue ?? listen.host
+            if let port = l["port"]?.integerValue {
+                guard (0...65535).contains(port) else { throw MLSecError.malformed("listen.port must be 0...65535") }
+                listen.port = port
+            }
+        }
+        if let t = doc["tls"] {
+            try Self.check(t, allowed: ["certificate", "private_key", "minimum_version"], "tls")
+            listen.certificate = t["certificate"]?.stringValue.map(resolve)
+            listen.privateKey = t["private_key"]?.stringValue.map(resolve)
+            let version = t["minimum_version"]?.stringValue ?? "1.3"
+            guard version == "1.3" || version == "1.2" else { throw MLSecError.malformed("tls.minimum_version must be 1.2 or 1.3") }
+            listen.minimumTLSVersion = version
+        }
+        listen.allowPlaintext = doc["allow_plaintext"]?.boolValue ?? false
+        guard let state = doc["state_dir"]?.stringValue else { throw MLSecError.malformed("\(path): state_dir is required") }
+        self.init(listen: listen, stateDirectory: resolve(state))
+        if let limits = doc["limits"] {
+            try Self.check(limits, allowed: ["max_body_bytes", "max_batch"], "limits")
+            maxBodyBytes = limits["max_body_bytes"]?.integerValue ?? maxBodyBytes
+            maxBatch = limits["max_batch"]?.integerValue ?? maxBatch
+            guard (1...(1 << 30)).contains(maxBodyBytes), (1...65536).contains(maxBatch) else {
+                throw MLSecError.malformed("limits are out of range")
+            }
+        }
+        if let audit = doc["audit"] {
+            try Self.check(audit, allowed: ["origin"], "audit")
+            auditOrigin = audit["origin"]?.stringValue ?? auditOrigin
+        }
+        if let roles = doc["roles"]?.objectValue {
+            for (name, permissions) in roles {
+                guard Role.builtIn[name] == nil else { throw MLSecError.malformed("roles: \(name) is a built-in role") }
+                let list = try (permissions.arrayValue ?? []).map { value -> Permission in
+                    guard let p = value.stringValue.flatMap(Permission.init(rawValue:)) else {
+                        throw MLSecError.malformed("roles.\(name): permissions are \(Permission.allCases.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return p
+                }
+                self.roles[name] = Role(name: name, permissions: Set(list))
+            }
+        }
+        for (i, m) in (doc["models"]?.arrayValue ?? []).enumerated() {
+            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "identities", "input_range"], "models[\(i)]")
+            guard let name = m["name"]?.stringValue, let modelPath = m["path"]?.stringValue,
+                let signature = m["signature"]?.stringValue, let keys = m["public_keys"]?.arrayValue?.compactMap(\.stringValue), !keys.isEmpty
+            else { throw MLSecError.malformed("models[\(i)] needs name, path, signature and public_keys") }
+            var range: ClosedRange<Float>?
+            if let r = m["input_range"]?.arrayValue {
+                guard r.count == 2, case .number(let lo) = r[0], case .number(let hi) = r[1], let a = Float(lo), let b = Float(hi), a <= b else {
+                    throw MLSecError.malformed("models[\(i)].input_range must be [low, high]")
+                }
+                range = a...b
+            }
+            models.append(ModelSource(
+                name: name, version: m["version"]?.stringValue ?? "1", path: resolve(modelPath), signature: resolve(signature),
+                publicKeys: keys.map(resolve), identities: (m["identities"]?.arrayValue?.compactMap(\.stringValue) ?? []).map(resolve),
+                inputRange: range))
+        }
+    }
+}

@@ -1,0 +1,32 @@
+// GatewayServices: what the handlers share: models, keys, limits, audit, receipts.
+
+import MLSecAudit
+
+/// The gateway's state, built once at start and shared by every request.
+public struct GatewayServices: Sendable {
+    public var models: [String: LoadedModel]
+    public var keys: APIKeyStore
+    public var roles: [String: Role]
+    public var limiter: RateLimiter
+    public var audit: AuditRecorder
+    public var receipts: ReceiptSigner
+    public var checkpointSigner: NoteSigner
+    public var checkpointOrigin: String
+    public var maxBodyBytes: Int
+    public var maxBatch: Int
+
+    public init(models: [String: LoadedModel], keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
+                audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
+                maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64) {
+        self.models = models
+        self.keys = keys
+        self.roles = roles
+        self.limiter = limiter
+        self.audit = audit
+        self.receipts = receipts
+        self.checkpointSigner = checkpointSigner
+        self.checkpointOrigin = checkpointOrigin
+        self.maxBodyBytes = maxBodyBytes
+        self.maxBatch = maxBatch
+    }
+}

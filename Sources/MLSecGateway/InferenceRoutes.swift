@@ -1,0 +1,133 @@
+// InferenceRoutes: the KServe V2 REST endpoints: health, server and model metadata, readiness, inference.
+
+import Crypto
+import Foundation
+import Hummingbird
+import MLSecAudit
+import MLSecCore
+import HTTPTypes
+import MLSecEngine
+
+struct InferenceRoutes {
+    let services: GatewayServices
+    static let headerLength = HTTPField.Name("Inference-Header-Content-Length")!
+    static let receipt = HTTPField.Name("MLSec-Receipt")!
+
+    func register(on router: Router<GatewayContext>) {
+        router.get("/v2/health/live") { _, _ in GatewayResponse.json(.object([("live", .bool(true))])) }
+        router.get("/v2/health/ready") { _, _ in GatewayResponse.json(.object([("ready", .bool(true))])) }
+        router.get("/v2") { _, context in
+            _ = try principal(context)
+            return GatewayResponse.json(.object([
+                ("name", .string("mlsec")), ("version", .string("0.1.0")),
+                ("extensions", .array([.string("binary_tensor_data")])),
+            ]))
+        }
+        router.get("/v2/models/:model") { request, context in try await metadata(request, context, version: nil) }
+        router.get("/v2/models/:model/versions/:version") { request, context in
+            try await metadata(request, context, version: context.parameters.get("version"))
+        }
+        router.get("/v2/models/:model/ready") { request, context in try await ready(request, context, version: nil) }
+        router.get("/v2/models/:model/versions/:version/ready") { request, context in
+            try await ready(request, context, version: context.parameters.get("version"))
+        }
+        router.post("/v2/models/:model/infer") { request, context in try await infer(request, context, version: nil) }
+        router.post("/v2/models/:model/versions/:version/infer") { request, context in
+            try await infer(request, context, version: context.parameters.get("version"))
+        }
+    }
+
+    func principal(_ context: GatewayContext) throws -> Principal {
+        guard let principal = context.principal else { throw GatewayError.unauthenticated }
+        return principal
+    }
+
+    func deny(_ error: GatewayError, _ principal: Principal, _ action: String, _ resource: String, _ context: GatewayContext,
+              model: LoadedModel? = nil) async -> GatewayError {
+        var error = error
+        try? await services.audit.record(AuditEvent(
+            actor: principal.id, action: action, resource: resource, decision: error.status.code >= 500 ? .error : .deny,
+            reason: String(error.auditReason.prefix(300)), requestID: context.requestID, modelDigest: model?.digest))
+        error.audited = true
+        return error
+    }
+
+    /// The model, if it exists and the caller may see it; otherwise the same 404 either way.
+    func model(_ context: GatewayContext, version: String?, permission: Permission, action: String) async throws -> (Principal, LoadedModel) {
+        let principal = try principal(context)
+        let name = context.parameters.get("model") ?? ""
+        let resource = "models/\(name.prefix(100))"
+        guard principal.canSee(model: name), let model = services.models[name], version == nil || version == model.version else {
+            throw await deny(.notFound("model \(name.prefix(100))"), principal, action, resource, context)
+        }
+        guard principal.may(permission) else {
+            throw await deny(.forbidden("role \(principal.role.name) lacks \(permission.rawValue)"), principal, action, resource, context)
+        }
+        return (principal, model)
+    }
+
+    func metadata(_ request: Request, _ context: GatewayContext, version: String?) async throws -> Response {
+        let (_, model) = try await model(context, version: version, permission: .readMetadata, action: "read_metadata")
+        return GatewayResponse.json(model.metadata)
+    }
+
+    func ready(_ request: Request, _ context: GatewayContext, version: String?) async throws -> Response {
+        let (_, model) = try await model(context, version: version, permission: .readMetadata, action: "read_metadata")
+        return GatewayResponse.json(.object([("name", .string(model.name)), ("ready", .bool(true))]))
+    }
+
+    func infer(_ request: Request, _ context: GatewayContext, version: String?) async throws -> Response {
+        let (principal, model) = try await model(context, version: version, permission: .infer, action: "infer")
+        let resource = "models/\(model.name)/versions/\(model.version)"
+        if let type = request.headers[.contentType]?.lowercased(),
+            !(type.hasPrefix("application/json") || type.hasPrefix("application/octet-stream")) {
+            throw await deny(GatewayError(.unsupportedMediaType, "content type must be application/json or application/octet-stream"),
+                             principal, "infer", resource, context, model: model)
+        }
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: services.maxBodyBytes)
+        } catch {
+            throw await deny(GatewayError(.contentTooLarge, "the request body is over \(services.maxBodyBytes) bytes"),
+                             principal, "infer", resource, context, model: model)
+        }
+        let body = Array(buffer.readableBytesView)
+        var headerLength: Int?
+        if let text = request.headers[Self.headerLength] {
+            guard let n = Int(text) else {
+                throw await deny(.badRequest("Inference-Header-Content-Length is not a number"), principal, "infer", resource, context, model: model)
+            }
+            headerLength = n
+        }
+        let parsed: InferenceRequest
+        do {
+            parsed = try InferenceCodec.parse(body, headerLength: headerLength, model: model, maxBatch: services.maxBatch)
+        } catch {
+            throw await deny(error, principal, "infer", resource, context, model: model)
+        }
+        let output: [Float]
+        do {
+            output = try model.model.forward(try model.model.inputTensor(rows: parsed.values, count: parsed.batch)).data
+            try InferenceCodec.validateOutput(output, batch: parsed.batch, model: model)
+        } catch let error as GatewayError {
+            throw await deny(error, principal, "infer", resource, context, model: model)
+        } catch {
+            throw await deny(GatewayError(.internalServerError, "inference failed", auditReason: "inference failed: \(error)"),
+                             principal, "infer", resource, context, model: model)
+        }
+        let (responseBody, responseHeaderLength) = InferenceCodec.encode(output, batch: parsed.batch, request: parsed, model: model)
+        let receipt = try services.receipts.issue(model: model, request: body, response: responseBody)
+        let encoded = receipt.encoded
+        try await services.audit.record(AuditEvent(
+            actor: principal.id, action: "infer", resource: resource, decision: .allow, reason: "batch \(parsed.batch)",
+            requestID: context.requestID, requestDigest: "sha256:" + Hex.encode(SHA256.hash(data: body)),
+            modelDigest: model.digest, receiptDigest: "sha256:" + Hex.encode(SHA256.hash(data: Array(encoded.utf8)))))
+        var headers: HTTPFields = [Self.receipt: encoded]
+        if let responseHeaderLength {
+            headers[Self.headerLength] = String(responseHeaderLength)
+            return GatewayResponse.bytes(responseBody, contentType: "application/octet-stream", headers: headers)
+        }
+        return GatewayResponse.bytes(responseBody, contentType: "application/json", headers: headers)
+    }
+}

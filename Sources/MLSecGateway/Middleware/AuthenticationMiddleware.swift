@@ -1,0 +1,47 @@
+// AuthenticationMiddleware: API keys (Authorization: Bearer mlsec_...); every route but health needs one.
+
+import Hummingbird
+import MLSecAudit
+import Foundation
+import HTTPTypes
+
+/// Authenticates the caller; unauthenticated requests get 401 (and an audit entry), except for the public
+/// health and API-description routes.
+struct AuthenticationMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let keys: APIKeyStore
+    let roles: [String: Role]
+    let audit: AuditRecorder?
+
+    static let publicPaths: Set<String> = ["/v2/health/live", "/v2/health/ready", "/openapi.json"]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count < 512 else {
+            throw await refuse(request, context, reason: "no bearer credential")
+        }
+        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        switch keys.authenticate(token) {
+        case .failure(let refusal):
+            throw await refuse(request, context, reason: "api key \(refusal.reason.rawValue)")
+        case .success(let record):
+            guard let role = roles[record.role] else {
+                throw await refuse(request, context, reason: "api key \(record.id) has unknown role \(record.role)")
+            }
+            var context = context
+            context.principal = Principal(id: "key:\(record.id)", role: role, models: record.models, rateLimit: record.rateLimit)
+            return try await next(request, context)
+        }
+    }
+
+    private func refuse(_ request: Request, _ context: Context, reason: String) async -> GatewayError {
+        var error = GatewayError.unauthenticated
+        if let audit {
+            try? await audit.record(AuditEvent(
+                actor: "anonymous", action: "authenticate", resource: String(request.uri.path.prefix(200)), decision: .deny,
+                reason: reason, requestID: context.requestID))
+        }
+        error.audited = true
+        return error
+    }
+}

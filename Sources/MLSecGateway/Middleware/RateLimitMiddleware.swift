@@ -1,0 +1,39 @@
+// RateLimitMiddleware: per-principal GCRA limits; 429 with Retry-After and the IETF RateLimit headers.
+
+import Foundation
+import Hummingbird
+import MLSecAudit
+import HTTPTypes
+
+struct RateLimitMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let limiter: RateLimiter
+    let audit: AuditRecorder?
+
+    static let policy = HTTPField.Name("RateLimit-Policy")!
+    static let state = HTTPField.Name("RateLimit")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let principal = context.principal, let limit = principal.rateLimit else { return try await next(request, context) }
+        let decision = limiter.check(key: principal.id, limit: limit)
+        let window = Int((Double(limit.burst) / limit.requestsPerSecond).rounded(.up))
+        var headers: HTTPFields = [
+            Self.policy: "\"per-key\";q=\(limit.burst);w=\(max(1, window))",
+            Self.state: "\"per-key\";r=\(decision.remaining);t=\(Int(decision.resetSeconds.rounded(.up)))",
+        ]
+        guard decision.allowed else {
+            headers[.retryAfter] = String(max(1, Int(decision.retryAfter.rounded(.up))))
+            if let audit {
+                try? await audit.record(AuditEvent(
+                    actor: principal.id, action: "rate_limit", resource: String(request.uri.path.prefix(200)), decision: .deny,
+                    reason: "rate limited", requestID: context.requestID))
+            }
+            var error = GatewayError(.tooManyRequests, "rate limit exceeded; retry later", headers: headers)
+            error.audited = true
+            throw error
+        }
+        var response = try await next(request, context)
+        for field in headers { response.headers[field.name] = field.value }
+        return response
+    }
+}

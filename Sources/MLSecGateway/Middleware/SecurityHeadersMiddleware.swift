@@ -1,0 +1,58 @@
+// SecurityHeadersMiddleware: the outermost control: request id, security headers and error rendering.
+
+import Hummingbird
+import MLSecAudit
+import Foundation
+import HTTPTypes
+import Logging
+import MLSecCore
+
+/// Gives every request an id (`X-Request-Id`), renders every error as `{"error": "..."}` without internal
+/// detail, audits errors that no inner control recorded, and sets security headers on every response.
+struct SecurityHeadersMiddleware: RouterMiddleware {
+    typealias Context = GatewayContext
+    let audit: AuditRecorder?
+
+    static let headers: [(HTTPField.Name, String)] = [
+        (.init("X-Content-Type-Options")!, "nosniff"),
+        (.init("X-Frame-Options")!, "DENY"),
+        (.init("Referrer-Policy")!, "no-referrer"),
+        (.init("Content-Security-Policy")!, "default-src 'none'; frame-ancestors 'none'"),
+        (.init("Cache-Control")!, "no-store"),
+        (.init("Strict-Transport-Security")!, "max-age=31536000"),
+    ]
+    static let requestIDHeader = HTTPField.Name("X-Request-Id")!
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        var context = context
+        var random = SystemRandomNumberGenerator()
+        context.requestID = String(random.next(), radix: 16)
+        var response: Response
+        do {
+            response = try await next(request, context)
+        } catch let error as GatewayError {
+            if !error.audited, let audit {
+                try? await audit.record(AuditEvent(
+                    actor: "unknown", action: request.method.rawValue.lowercased(), resource: String(request.uri.path.prefix(200)),
+                    decision: error.status.code >= 500 ? .error : .deny, reason: String(error.auditReason.prefix(200)),
+                    requestID: context.requestID))
+            }
+            response = try error.response(from: request, context: context)
+        } catch let error as HTTPError {
+            // Router-level errors (no such route, method not allowed, body too large).
+            let message = error.status == .contentTooLarge ? "the request body is too large" : (error.status.reasonPhrase.lowercased())
+            if let audit {
+                try? await audit.record(AuditEvent(
+                    actor: "unknown", action: request.method.rawValue.lowercased(), resource: String(request.uri.path.prefix(200)),
+                    decision: .deny, reason: message, requestID: context.requestID))
+            }
+            response = GatewayResponse.json(.object([("error", .string(message))]), status: error.status)
+        } catch {
+            context.logger.error("internal error", metadata: ["request_id": "\(context.requestID)", "error": "\(error)"])
+            response = GatewayResponse.json(.object([("error", .string("internal error"))]), status: .internalServerError)
+        }
+        for (name, value) in Self.headers { response.headers[name] = value }
+        response.headers[Self.requestIDHeader] = context.requestID
+        return response
+    }
+}

@@ -1,0 +1,91 @@
+// Receipt: signed inference receipts (MLSec-Receipt header), issued by the gateway and verifiable offline.
+
+import Crypto
+import Foundation
+import MLSecCore
+import MLSecIntegrity
+
+/// A signed statement that a model (by digest) answered a request (by hash) with a response (by hash).
+///
+/// Encoding: base64url (no padding) of a JSON object with string fields `model`, `model_version`,
+/// `model_digest`, `request_sha256`, `response_sha256`, `time`, `key_id`, `receipt_id` and `signature`, where
+/// `signature` is base64url Ed25519 over the canonical JSON (sorted keys, no whitespace) of the other fields.
+public struct Receipt: Sendable, Equatable {
+    public var fields: [String: String]
+
+    static let signedFields = ["key_id", "model", "model_digest", "model_version", "receipt_id", "request_sha256",
+                               "response_sha256", "time"]
+
+    /// The bytes the signature covers.
+    static func signedBytes(_ fields: [String: String]) -> [UInt8] {
+        JSONWriter.canonical(.object(signedFields.compactMap { key in fields[key].map { (key, .string($0)) } }))
+    }
+
+    /// The header value.
+    public var encoded: String {
+        Base64.encodeURL(JSONWriter.canonical(.object(fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+    }
+
+    /// Parses a header value (hostile input: size-capped, closed set of string fields).
+    public init(encoded text: String) throws {
+        guard text.utf8.count <= 8192, let bytes = Base64.decodeURL(text.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw MLSecError.malformed("the receipt is not base64url")
+        }
+        let value = try JSONParser(limits: .init(maxDepth: 2, maxStringBytes: 1024, maxContainerCount: 16)).parse(bytes, context: "receipt")
+        guard let members = value.objectValue else { throw MLSecError.malformed("the receipt is not a JSON object") }
+        var fields: [String: String] = [:]
+        for (key, member) in members {
+            guard Self.signedFields.contains(key) || key == "signature", let text = member.stringValue else {
+                throw MLSecError.malformed("the receipt has an unexpected field \"\(key.prefix(40))\"")
+            }
+            fields[key] = text
+        }
+        for key in Self.signedFields + ["signature"] where fields[key] == nil {
+            throw MLSecError.malformed("the receipt has no \(key)")
+        }
+        self.fields = fields
+    }
+
+    init(fields: [String: String]) { self.fields = fields }
+
+    /// Verifies the signature with `key`, and optionally that the receipt covers these exact request and
+    /// response bodies.
+    /// - Throws: `MLSecError` (verificationFailed) naming what does not match.
+    public func verify(with key: ModelVerifyingKey, request: [UInt8]? = nil, response: [UInt8]? = nil) throws {
+        guard let signature = fields["signature"].flatMap(Base64.decodeURL),
+            key.isValidSignature(signature, for: Self.signedBytes(fields))
+        else { throw MLSecError.verificationFailed("the receipt signature does not verify with this key") }
+        if let request, fields["request_sha256"] != Hex.encode(SHA256.hash(data: request)) {
+            throw MLSecError.verificationFailed("the request does not match the receipt's request_sha256")
+        }
+        if let response, fields["response_sha256"] != Hex.encode(SHA256.hash(data: response)) {
+            throw MLSecError.verificationFailed("the response does not match the receipt's response_sha256")
+        }
+    }
+}
+
+/// Issues receipts with an Ed25519 key.
+public struct ReceiptSigner: Sendable {
+    let key: ModelSigningKey
+    /// The first 16 hex digits of SHA-256 of the public key (DER SubjectPublicKeyInfo).
+    public let keyID: String
+
+    public init(key: ModelSigningKey) {
+        self.key = key
+        keyID = String(Hex.encode(SHA256.hash(data: Array(key.publicKey.pemRepresentation.utf8))).prefix(16))
+    }
+
+    public func issue(model: LoadedModel, request: [UInt8], response: [UInt8]) throws -> Receipt {
+        var random = SystemRandomNumberGenerator()
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        var fields = [
+            "model": model.name, "model_version": model.version, "model_digest": model.digest,
+            "request_sha256": Hex.encode(SHA256.hash(data: request)),
+            "response_sha256": Hex.encode(SHA256.hash(data: response)), "time": formatter.string(from: Date()),
+            "key_id": keyID, "receipt_id": Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }),
+        ]
+        fields["signature"] = Base64.encodeURL(try key.sign(Receipt.signedBytes(fields)))
+        return Receipt(fields: fields)
+    }
+}

@@ -1,0 +1,233 @@
+// Each gateway control alone: the GCRA limiter (injected clock), scopes, API keys, request validation,
+// output validation, receipts and the configuration file.
+
+import Foundation
+import GRDB
+import HTTPTypes
+import MLSecCore
+import MLSecEngine
+import MLSecGateway
+import MLSecIntegrity
+import Synchronization
+import Testing
+
+/// A clock the test moves by hand.
+final class ManualClock: Sendable {
+    let now = Mutex(1000.0)
+    func advance(_ seconds: Double) { now.withLock { $0 += seconds } }
+    func set(_ value: Double) { now.withLock { $0 = value } }
+    var read: @Sendable () -> Double { { [self] in now.withLock { $0 } } }
+}
+
+@Suite("rate limiter (GCRA)")
+struct RateLimiterTests {
+    @Test("a burst is admitted at once, then the steady rate; refill restores the burst")
+    func burstAndRefill() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 10, burst: 5)
+        let first = (0..<8).map { _ in limiter.check(key: "k", limit: limit).allowed }
+        #expect(first == [true, true, true, true, true, false, false, false])
+        let denied = limiter.check(key: "k", limit: limit)
+        #expect(!denied.allowed && denied.retryAfter > 0 && denied.retryAfter <= 0.1 + 1e-6)
+        clock.advance(0.1)
+        #expect(limiter.check(key: "k", limit: limit).allowed)
+        #expect(!limiter.check(key: "k", limit: limit).allowed)
+        clock.advance(10)
+        #expect((0..<5).allSatisfy { _ in limiter.check(key: "k", limit: limit).allowed })
+        // Other keys are independent.
+        #expect(limiter.check(key: "other", limit: limit).allowed)
+    }
+
+    @Test("steady rate over time: at most rate x time + burst admitted")
+    func steadyRate() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 50, burst: 100)
+        var admitted = 0
+        for _ in 0..<10_000 {  // 1,000 requests per second offered for 10 s
+            if limiter.check(key: "k", limit: limit).allowed { admitted += 1 }
+            clock.advance(0.001)
+        }
+        #expect(admitted >= 50 * 10 + 100 - 2 && admitted <= 50 * 10 + 100 + 1)
+    }
+
+    @Test("costs above one use more of the budget; a cost above the burst is never admitted")
+    func costs() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 10, burst: 10)
+        #expect(limiter.check(key: "k", limit: limit, cost: 8).allowed)
+        #expect(!limiter.check(key: "k", limit: limit, cost: 3).allowed)
+        #expect(limiter.check(key: "k", limit: limit, cost: 2).allowed)
+        #expect(!limiter.check(key: "fresh", limit: limit, cost: 11).allowed)
+    }
+
+    @Test("a clock going backwards grants nothing extra")
+    func clockBackwards() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 1, burst: 2)
+        #expect(limiter.check(key: "k", limit: limit).allowed)
+        #expect(limiter.check(key: "k", limit: limit).allowed)
+        clock.set(500)
+        #expect(!limiter.check(key: "k", limit: limit).allowed)
+    }
+
+    @Test("concurrent clients never get more than the burst at one instant")
+    func contention() async {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 1, burst: 100)
+        let admitted = await withTaskGroup(of: Int.self) { group in
+            for _ in 0..<8 {
+                group.addTask { (0..<500).filter { _ in limiter.check(key: "shared", limit: limit).allowed }.count }
+            }
+            return await group.reduce(0, +)
+        }
+        #expect(admitted == 100)
+    }
+}
+
+@Suite("authorization and API keys")
+struct AuthorizationTests {
+    @Test("model scopes: exact names and * patterns; deny by default")
+    func scopes() {
+        let p = Principal(id: "k", role: Role.builtIn["inference"]!, models: ["digits", "team-a/*"], rateLimit: nil)
+        #expect(p.canSee(model: "digits") && p.canSee(model: "team-a/resnet"))
+        #expect(!p.canSee(model: "digits2") && !p.canSee(model: "team-b/x"))
+        #expect(!Principal(id: "k", role: Role.builtIn["admin"]!, models: [], rateLimit: nil).canSee(model: "digits"))
+        #expect(p.may(.infer) && !p.may(.manageKeys))
+        #expect(!Role.builtIn["auditor"]!.permissions.contains(.infer))
+    }
+
+    @Test("API keys: stored as hashes, checked in constant time, revocable, expiring")
+    func keys() throws {
+        let store = try APIKeyStore(database: try DatabaseQueue())
+        let (record, key) = try store.create(name: "a", role: "inference", models: ["digits"])
+        #expect(key.hasPrefix("mlsec_\(record.id)_") && key.utf8.count == 6 + 12 + 1 + 43)
+        guard case .success(let found) = store.authenticate(key) else { Issue.record("valid key refused"); return }
+        #expect(found.id == record.id)
+        #expect(!String(decoding: JSONWriter.bytes(record.json), as: UTF8.self).contains(key))
+        var tampered = Array(key)
+        tampered[tampered.count - 1] = tampered.last == "A" ? "B" : "A"
+        if case .success = store.authenticate(String(tampered)) { Issue.record("tampered key accepted") }
+        if case .success = store.authenticate("mlsec_000000000000_" + String(repeating: "A", count: 43)) { Issue.record("unknown key accepted") }
+        if case .success = store.authenticate("Bearer nonsense") { Issue.record("malformed key accepted") }
+        try store.revoke(id: record.id)
+        if case .success = store.authenticate(key) { Issue.record("revoked key accepted") }
+        let (_, expiring) = try store.create(name: "b", role: "inference", models: [], expiresAt: Date().addingTimeInterval(60))
+        if case .failure = store.authenticate(expiring) { Issue.record("fresh key refused") }
+        if case .success = store.authenticate(expiring, now: Date().addingTimeInterval(120)) { Issue.record("expired key accepted") }
+    }
+}
+
+@Suite("request and output validation, receipts")
+struct ValidationTests {
+    static func model() throws -> LoadedModel {
+        let spec = try Architecture.spec(from: "mlp:64-16-10")
+        let m = try Model(spec: spec, weights: try Architecture.initialWeights(for: spec, seed: 1))
+        return LoadedModel(name: "digits", version: "1", digest: "sha256:" + String(repeating: "0", count: 64), model: m,
+                           input: ServedTensor(name: "input", datatype: "FP32", shape: [-1, 64], range: 0...1),
+                           output: ServedTensor(name: "output", datatype: "FP32", shape: [-1, 10], range: nil),
+                           endsWithSoftmax: true)
+    }
+
+    static func body(_ data: String, shape: String = "[1,64]", datatype: String = "FP32", extra: String = "") -> [UInt8] {
+        Array(#"{"inputs":[{"name":"input","shape":\#(shape),"datatype":"\#(datatype)","data":\#(data)}]\#(extra)}"#.utf8)
+    }
+
+    @Test("valid JSON and binary requests parse to the same values")
+    func valid() throws {
+        let model = try Self.model()
+        let values = (0..<64).map { Float($0) / 64 }
+        let json = try InferenceCodec.parse(Self.body("[" + values.map { "\($0)" }.joined(separator: ",") + "]"), headerLength: nil, model: model, maxBatch: 8)
+        #expect(json.values == values && json.batch == 1 && !json.binaryOutput)
+        var header = Array(#"{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","parameters":{"binary_data_size":256}}],"outputs":[{"name":"output","parameters":{"binary_data":true}}]}"#.utf8)
+        let headerLength = header.count
+        for v in values { withUnsafeBytes(of: v.bitPattern.littleEndian) { header += $0 } }
+        let binary = try InferenceCodec.parse(header, headerLength: headerLength, model: model, maxBatch: 8)
+        #expect(binary.values == values && binary.binaryOutput)
+        let nested = try InferenceCodec.parse(Self.body("[[" + values.map { "\($0)" }.joined(separator: ",") + "]]"), headerLength: nil, model: model, maxBatch: 8)
+        #expect(nested.values == values)
+    }
+
+    @Test("invalid requests are 400 with a message naming the problem", arguments: [
+        (#"[1]"#, "[1,64]", "FP32", "needs 64"),
+        (#"[2]"#, "[1,63]", "FP32", "shape"),
+        (#"["x"]"#, "[1,64]", "FP32", "numbers"),
+        (#"[0.5]"#, "[1,64]", "INT8", "datatype"),
+        (#"[0.5]"#, "[9,64]", "FP32", "batch size"),
+        (#"[0.5]"#, "[0,64]", "FP32", "batch size"),
+    ])
+    func invalid(data: String, shape: String, datatype: String, expected: String) throws {
+        let model = try Self.model()
+        do {
+            _ = try InferenceCodec.parse(Self.body(data, shape: shape, datatype: datatype), headerLength: nil, model: model, maxBatch: 8)
+            Issue.record("accepted")
+        } catch {
+            #expect(error.status == .badRequest && error.message.contains(expected), "\(error.message)")
+        }
+    }
+
+    @Test("out-of-range and non-finite values, unknown fields, bad binary sizes are refused")
+    func hostile() throws {
+        let model = try Self.model()
+        let over = "[" + Array(repeating: "0.5", count: 63).joined(separator: ",") + ",1.5]"
+        #expect(throws: GatewayError.self) { _ = try InferenceCodec.parse(Self.body(over), headerLength: nil, model: model, maxBatch: 8) }
+        let ok = "[" + Array(repeating: "0.5", count: 64).joined(separator: ",") + "]"
+        #expect(throws: GatewayError.self) { _ = try InferenceCodec.parse(Self.body(ok, extra: #","exec":"rm -rf /""#), headerLength: nil, model: model, maxBatch: 8) }
+        var header = Array(#"{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","parameters":{"binary_data_size":256}}]}"#.utf8)
+        let length = header.count
+        for i in 0..<64 { withUnsafeBytes(of: (i == 3 ? Float.nan : 0.5).bitPattern.littleEndian) { header += $0 } }
+        #expect(throws: GatewayError.self) { _ = try InferenceCodec.parse(header, headerLength: length, model: model, maxBatch: 8) }
+        #expect(throws: GatewayError.self) { _ = try InferenceCodec.parse(Array(header.dropLast()), headerLength: length, model: model, maxBatch: 8) }
+        #expect(throws: GatewayError.self) { _ = try InferenceCodec.parse(header, headerLength: header.count + 1, model: model, maxBatch: 8) }
+        let deep = String(repeating: "[", count: 50) + String(repeating: "]", count: 50)
+        #expect(throws: GatewayError.self) { _ = try InferenceCodec.parse(Self.body(deep), headerLength: nil, model: model, maxBatch: 8) }
+    }
+
+    @Test("output validation: non-finite values and softmax rows that do not sum to one are 500s")
+    func outputs() throws {
+        let model = try Self.model()
+        let good = [Float](repeating: 0.1, count: 10)
+        try InferenceCodec.validateOutput(good, batch: 1, model: model)
+        var bad = good
+        bad[2] = .infinity
+        #expect(throws: GatewayError.self) { try InferenceCodec.validateOutput(bad, batch: 1, model: model) }
+        #expect(throws: GatewayError.self) { try InferenceCodec.validateOutput([Float](repeating: 0.5, count: 10), batch: 1, model: model) }
+        #expect(throws: GatewayError.self) { try InferenceCodec.validateOutput(good, batch: 2, model: model) }
+    }
+
+    @Test("receipts: sign, encode, parse, verify; any change is refused")
+    func receipts() throws {
+        let key = ModelSigningKey.generate(.ed25519)
+        let signer = ReceiptSigner(key: key)
+        let request = Array("request".utf8)
+        let response = Array("response/with/slashes".utf8)
+        let receipt = try signer.issue(model: try Self.model(), request: request, response: response)
+        let parsed = try Receipt(encoded: receipt.encoded)
+        #expect(parsed == receipt)
+        try parsed.verify(with: key.publicKey, request: request, response: response)
+        #expect(throws: MLSecError.self) { try parsed.verify(with: key.publicKey, request: Array("other".utf8)) }
+        #expect(throws: MLSecError.self) { try parsed.verify(with: ModelSigningKey.generate(.ed25519).publicKey) }
+        var forged = parsed
+        forged.fields["model_version"] = "2"
+        #expect(throws: MLSecError.self) { try forged.verify(with: key.publicKey) }
+        #expect(throws: MLSecError.self) { _ = try Receipt(encoded: "not base64 !") }
+    }
+
+    @Test("the configuration file: safe defaults, unknown keys refused, paths resolved")
+    func configuration() throws {
+        let dir = NSTemporaryDirectory() + "mlsec-gw-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try AtomicFile.write(#"{"state_dir": "state", "roles": {"reader": ["read_metadata"]}, "models": [{"name": "m", "path": "m", "signature": "m.sig", "public_keys": ["k.pub"], "input_range": [0, 1]}]}"#, to: "\(dir)/g.json")
+        let c = try GatewayConfiguration(path: "\(dir)/g.json")
+        #expect(c.listen.host == "127.0.0.1" && c.listen.port == 8443 && !c.listen.allowPlaintext)
+        #expect(c.stateDirectory.hasSuffix("/state") && c.models[0].path.hasPrefix("/"))
+        #expect(c.roles["reader"]?.permissions == [.readMetadata] && c.maxBodyBytes == 8 << 20)
+        try AtomicFile.write(#"{"state_dir": "s", "tls": {"certificate": "c", "privat_key": "k"}}"#, to: "\(dir)/bad.json")
+        #expect(throws: MLSecError.self) { _ = try GatewayConfiguration(path: "\(dir)/bad.json") }
+    }
+}
