@@ -39,12 +39,17 @@ public enum Gateway {
     /// the handlers (authorization, validation, inference, output validation, receipt, audit).
     public static func router(services: GatewayServices) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
+        router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
         router.add(middleware: AuthenticationMiddleware(keys: services.keys, roles: services.roles, audit: services.audit))
         router.add(middleware: RateLimitMiddleware(limiter: services.limiter, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)
         AdminRoutes(services: services, inference: inference).register(on: router)
+        router.get("/metrics") { _, context in
+            guard let principal = context.principal, principal.may(.readAudit) else { throw GatewayError.forbidden("metrics need read_audit") }
+            return GatewayResponse.bytes(services.metrics.exposition(), contentType: "text/plain; version=0.0.4")
+        }
         router.get("/openapi.json") { _, _ in
             GatewayResponse.bytes(OpenAPIDocument.bytes, contentType: "application/json")
         }

@@ -14,6 +14,7 @@ public struct GatewayServices: Sendable {
     public var checkpointOrigin: String
     public var maxBodyBytes: Int
     public var maxBatch: Int
+    public var metrics = GatewayMetrics()
 
     public init(models: [String: LoadedModel], keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
                 audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,

@@ -123,6 +123,7 @@ struct InferenceRoutes {
             actor: principal.id, action: "infer", resource: resource, decision: .allow, reason: "batch \(parsed.batch)",
             requestID: context.requestID, requestDigest: "sha256:" + Hex.encode(SHA256.hash(data: body)),
             modelDigest: model.digest, receiptDigest: "sha256:" + Hex.encode(SHA256.hash(data: Array(encoded.utf8)))))
+        services.metrics.inference(model: model.name, batch: parsed.batch)
         var headers: HTTPFields = [Self.receipt: encoded]
         if let responseHeaderLength {
             headers[Self.headerLength] = String(responseHeaderLength)

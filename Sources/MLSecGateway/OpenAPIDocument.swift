@@ -1,4 +1,5 @@
-// OpenAPIDocument: the gateway API as OpenAPI 3.0 (the same document as docs/openapi.json; a test keeps them equal).
+// OpenAPIDocument: the gateway API as OpenAPI 3.0, generated from docs/openapi.json by
+// scripts/embed-openapi.py (do not edit by hand).
 
 enum OpenAPIDocument {
     static let text = #"""
@@ -1318,6 +1319,37 @@ enum OpenAPIDocument {
                 }
               }
             }
+          }
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "summary": "Prometheus metrics (text exposition format); needs read_audit",
+        "security": [
+          {
+            "bearer": []
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "Metrics",
+            "content": {
+              "text/plain": {
+                "schema": {
+                  "type": "string"
+                }
+              }
+            }
+          },
+          "401": {
+            "$ref": "#/components/responses/Error"
+          },
+          "403": {
+            "$ref": "#/components/responses/Error"
+          },
+          "429": {
+            "$ref": "#/components/responses/Error"
           }
         }
       }

@@ -22,7 +22,7 @@ struct MLSecCommand: AsyncParsableCommand {
             KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self,
             PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self, BenchCommand.self, ScanCommand.self,
             EncryptCommand.self, DecryptCommand.self, KeysCommand.self, AuditCommand.self, ServeCommand.self,
-            ReceiptCommand.self,
+            ReceiptCommand.self, APIKeyCommand.self,
         ]
     )
 

@@ -288,3 +288,94 @@ def test_audit_log_records_decisions_and_checkpoints_verify(gateway, tmp_path):
         assert secret not in raw and secret[19:] not in raw  # mlsec_<12 hex>_<secret>
     infer = next(e for e in events if e["action"] == "infer" and e["decision"] == "allow")
     assert infer["receipt_digest"].startswith("sha256:") and infer["model_digest"].startswith("sha256:")
+
+
+def test_metrics_need_a_role_and_have_bounded_labels(gateway):
+    admin = gateway["creds"]["api_keys"]["admin"]
+    assert call(gateway, "GET", "/metrics", key=gateway["creds"]["api_keys"]["inference"])[0] == 403
+    status, headers, raw = call(gateway, "GET", "/metrics", key=admin, raw=True)
+    text = raw.decode()
+    assert status == 200 and headers["Content-Type"].startswith("text/plain")
+    assert 'mlsec_requests_total{route="/v2/models/{model}/infer"' in text
+    assert 'mlsec_inferences_total{model="digits"}' in text
+    assert 'reason="unauthenticated"' in text and 'reason="rate_limited"' in text
+    # Raw paths never become labels: /nowhere and model names typed by clients are absent.
+    assert "/nowhere" not in text and "nonexistent" not in text
+
+
+def self_signed(tmp_path):
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]), False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+
+
+def start(config):
+    proc = subprocess.Popen([mlsec_bin(), "serve", "--config", str(config)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("mlsec gateway listening on "):
+            return proc, line.split()[-1]
+    proc.kill()
+    return proc, None
+
+
+def test_tls_config_serves_tls13_and_plaintext_is_refused_off_loopback(gateway, tmp_path):
+    import ssl
+    demo = gateway["state"]
+    self_signed(tmp_path)
+    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--name", "ops", "--role", "admin",
+                           "--models", "*", check=0).stdout)["key"]
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0},
+        "tls": {"certificate": "cert.pem", "private_key": "key.pem"},
+        "state_dir": "state",
+        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    try:
+        assert url and url.startswith("https://127.0.0.1:")
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        req = urllib.request.Request(url + "/v2/models/digits", headers={"Authorization": f"Bearer {key}"})
+        with urllib.request.urlopen(req, context=ctx, timeout=20) as r:
+            assert r.status == 200 and json.loads(r.read())["name"] == "digits"
+        host, port = url.removeprefix("https://").split(":")
+        import socket
+        with socket.create_connection((host, int(port)), timeout=10) as raw:
+            with ctx.wrap_socket(raw, server_hostname=host) as tls:
+                assert tls.version() == "TLSv1.3"
+        old = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        old.maximum_version = ssl.TLSVersion.TLSv1_2
+        with pytest.raises((ssl.SSLError, urllib.error.URLError)):
+            urllib.request.urlopen(url + "/v2/health/live", context=old, timeout=10)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    # A model whose signature does not verify is never served: the gateway refuses to start.
+    bad = dict(config, models=[dict(config["models"][0], public_keys=[str(tmp_path / "cert.pem")])])
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    assert mlsec("serve", "--config", tmp_path / "bad.json").returncode in (1, 2)
+    # Plain HTTP on a non-loopback address needs allow_plaintext.
+    plain = {k: v for k, v in config.items() if k != "tls"}
+    plain["listen"] = {"host": "0.0.0.0", "port": 0}
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+    proc = mlsec("serve", "--config", tmp_path / "plain.json")
+    assert proc.returncode == 2 and "refusing plain HTTP" in proc.stderr
