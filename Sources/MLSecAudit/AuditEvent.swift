@@ -47,9 +47,7 @@ public struct AuditEvent: Sendable, Equatable {
 
     /// The current time in the schema's format.
     public static func now() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
+        RFC3339.now(fractional: true)
     }
 
     static let maxFieldBytes = 512
@@ -85,7 +83,7 @@ public struct AuditEvent: Sendable, Equatable {
             throw MLSecError.malformed("audit event decision must be allow, deny or error")
         }
         let time = fields["time"] ?? ""
-        guard ISO8601DateFormatter().date(from: time) != nil || Self.fractionalFormatter().date(from: time) != nil else {
+        guard RFC3339.parse(time) != nil else {
             throw MLSecError.malformed("audit event time must be RFC 3339 (e.g. 2026-11-29T08:00:00Z)")
         }
         self.init(
@@ -93,12 +91,6 @@ public struct AuditEvent: Sendable, Equatable {
             decision: decision, reason: fields["reason"], requestID: fields["request_id"],
             requestDigest: fields["request_digest"], modelDigest: fields["model_digest"],
             receiptDigest: fields["receipt_digest"])
-    }
-
-    private static func fractionalFormatter() -> ISO8601DateFormatter {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter
     }
 
     static func isDigest(_ text: String) -> Bool {

@@ -4,9 +4,34 @@ import Foundation
 
 /// Base64 helpers (RFC 4648). Decoding rejects whitespace and characters outside the alphabet.
 public enum Base64 {
+    private static let standardAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+    private static let urlAlphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+
+    /// Encodes with `alphabet`, with or without `=` padding (no Foundation: this runs per request in the gateway).
+    private static func encode<Bytes: Sequence>(_ bytes: Bytes, alphabet: [UInt8], pad: Bool) -> String
+    where Bytes.Element == UInt8 {
+        let input = Array(bytes)
+        var out = [UInt8]()
+        out.reserveCapacity((input.count + 2) / 3 * 4)
+        var i = 0
+        while i + 3 <= input.count {
+            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            i += 3
+        }
+        let rest = input.count - i
+        if rest > 0 {
+            let n = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
+            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)]]
+            if rest == 2 { out.append(alphabet[Int(n >> 6 & 63)]) }
+            if pad { out += rest == 2 ? [61] : [61, 61] }
+        }
+        return String(decoding: out, as: UTF8.self)
+    }
+
     /// Standard alphabet with padding.
     public static func encode<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        Data(bytes).base64EncodedString()
+        encode(bytes, alphabet: standardAlphabet, pad: true)
     }
 
     /// Decodes standard Base64 with padding; `nil` when invalid.
@@ -17,10 +42,7 @@ public enum Base64 {
 
     /// URL-safe alphabet without padding (RFC 4648 section 5), as JWTs and receipts use.
     public static func encodeURL<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var s = encode(bytes)
-        s = s.replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
-        while s.hasSuffix("=") { s.removeLast() }
-        return s
+        encode(bytes, alphabet: urlAlphabet, pad: false)
     }
 
     /// Decodes URL-safe Base64 without padding; `nil` when invalid.
@@ -92,8 +114,6 @@ extension Base64 {
 
     /// Encodes with the standard alphabet and no padding (as age's header does).
     public static func encodeUnpadded<Bytes: Sequence>(_ bytes: Bytes) -> String where Bytes.Element == UInt8 {
-        var s = encode(bytes)
-        while s.hasSuffix("=") { s.removeLast() }
-        return s
+        encode(bytes, alphabet: standardAlphabet, pad: false)
     }
 }

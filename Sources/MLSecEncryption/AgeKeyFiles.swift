@@ -10,7 +10,7 @@ public enum AgeKeyFiles {
 
     /// The text of an identity file: creation time, public key, then the secret, as age-keygen writes it.
     public static func identityFileText(_ identity: AgeX25519Identity, created: Date = Date()) -> String {
-        let time = ISO8601DateFormatter().string(from: created)
+        let time = RFC3339.format(created)
         return "# created: \(time)\n# public key: \(identity.recipient)\n\(identity.secretEncoding)\n"
     }
 

@@ -94,7 +94,7 @@ public final class Keyring {
         try AtomicFile.write(JSONWriter.bytes(document, options: .init(pretty: true)) + [0x0A], to: metadataPath, mode: 0o600)
     }
 
-    private static func now() -> String { ISO8601DateFormatter().string(from: Date()) }
+    private static func now() -> String { RFC3339.now() }
 
     private func newVersion(of name: String) throws -> Entry {
         let identity = AgeX25519Identity.generate()

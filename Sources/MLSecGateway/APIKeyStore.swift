@@ -22,7 +22,7 @@ public struct APIKeyRecord: Sendable, Equatable {
         var members: [(String, JSONValue)] = [
             ("id", .string(id)), ("name", .string(name)), ("role", .string(role)),
             ("models", .array(models.map { .string($0) })), ("created", .string(created)),
-            ("expires_at", expiresAt.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null),
+            ("expires_at", expiresAt.map { .string(RFC3339.format($0)) } ?? .null),
             ("revoked", .bool(revoked)),
         ]
         if let r = rateLimit {
@@ -66,7 +66,7 @@ public final class APIKeyStore: Sendable {
         let hash: Data = row["secret_hash"]
         return APIKeyRecord(
             id: row["id"], name: row["name"], role: row["role"], models: models, created: row["created"],
-            expiresAt: expires.flatMap { ISO8601DateFormatter().date(from: $0) }, revoked: (row["revoked"] as Int) != 0,
+            expiresAt: expires.flatMap(RFC3339.parse), revoked: (row["revoked"] as Int) != 0,
             rateLimit: rps.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int($0))) },
             secretHash: [UInt8](hash))
     }
@@ -83,7 +83,7 @@ public final class APIKeyStore: Sendable {
         defer { for i in secret.indices { secret[i] = 0 } }
         let key = "mlsec_\(id)_\(Base64.encodeURL(secret))"
         let record = APIKeyRecord(
-            id: id, name: name, role: role, models: models, created: ISO8601DateFormatter().string(from: Date()),
+            id: id, name: name, role: role, models: models, created: RFC3339.now(),
             expiresAt: expiresAt, revoked: false, rateLimit: rateLimit, secretHash: Self.hash(key))
         let modelsText = String(decoding: JSONWriter.bytes(.array(models.map { .string($0) })), as: UTF8.self)
         try database.write { db in
@@ -93,7 +93,7 @@ public final class APIKeyStore: Sendable {
                     VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
                     """,
                 arguments: [id, name, role, modelsText, Data(record.secretHash), record.created,
-                            expiresAt.map { ISO8601DateFormatter().string(from: $0) }, rateLimit?.requestsPerSecond,
+                            expiresAt.map { RFC3339.format($0) }, rateLimit?.requestsPerSecond,
                             rateLimit?.burst])
         }
         cache.withLock { $0[id] = record }

@@ -95,7 +95,7 @@ struct AdminRoutes {
         else { throw GatewayError.badRequest("models must be a list of up to 64 name patterns") }
         var expires: Date?
         if let text = document["expires_at"]?.stringValue {
-            guard let date = ISO8601DateFormatter().date(from: text), date > Date() else {
+            guard let date = RFC3339.parse(text), date > Date() else {
                 throw GatewayError.badRequest("expires_at must be a future RFC 3339 time")
             }
             expires = date

@@ -77,12 +77,10 @@ public struct ReceiptSigner: Sendable {
 
     public func issue(model: LoadedModel, request: [UInt8], response: [UInt8]) throws -> Receipt {
         var random = SystemRandomNumberGenerator()
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         var fields = [
             "model": model.name, "model_version": model.version, "model_digest": model.digest,
             "request_sha256": Hex.encode(SHA256.hash(data: request)),
-            "response_sha256": Hex.encode(SHA256.hash(data: response)), "time": formatter.string(from: Date()),
+            "response_sha256": Hex.encode(SHA256.hash(data: response)), "time": RFC3339.now(fractional: true),
             "key_id": keyID, "receipt_id": Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }),
         ]
         fields["signature"] = Base64.encodeURL(try key.sign(Receipt.signedBytes(fields)))

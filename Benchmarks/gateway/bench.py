@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""The secured inference endpoint under wrk on 127.0.0.1, side by side with nginx returning a static 200.
+
+Starts nginx (a static 200) and `mlsec serve --demo` (API key, RBAC, a per-key rate limit set high,
+validation, inference, output validation, a signed receipt and a durable audit entry per request), then runs
+wrk against: nginx; the JSON infer endpoint with a 1x64 FP32 input; the same with the binary tensor
+extension; and the unauthenticated health endpoint. Prints requests/s, p50/p99 latency and the ratios to
+nginx. Needs `wrk` and `nginx` (apt-get install wrk nginx-light). Bounded: a few runs of --seconds each.
+
+Usage: bench.py [--seconds 10] [--connections 32] [--threads 2]
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wrk(url, seconds, connections, threads, script=None):
+    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s", "--latency", url]
+    if script:
+        args[1:1] = ["-s", script]
+    out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, lat.get("50"), lat.get("99"), int(non2xx.group(1)) if non2xx else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--mlsec", default=str(ROOT / ".build" / "release" / "mlsec"))
+    args = ap.parse_args()
+    for tool in ["wrk", "nginx"]:
+        if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
+            sys.exit(f"{tool} is needed (apt-get install wrk nginx-light)")
+    work = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-gw-bench-"))
+    procs = []
+    try:
+        nport = free_port()
+        (work / "nginx.conf").write_text(f"""
+worker_processes auto; daemon off; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
+        uwsgi_temp_path {work}; scgi_temp_path {work};
+        server {{ listen 127.0.0.1:{nport}; location / {{ return 200 "ok"; }} }} }}
+""")
+        procs.append(subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(work / "nginx.conf")]))
+        gport = free_port()
+        gw = subprocess.Popen([args.mlsec, "serve", "--demo", "--state-dir", str(work / "state"), "--port", str(gport)],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(gw)
+        for line in gw.stdout:
+            if line.startswith("mlsec gateway listening on"):
+                break
+        url = f"http://127.0.0.1:{gport}"
+        creds = json.loads((work / "state" / "demo-credentials.json").read_text())
+        req = urllib.request.Request(url + "/admin/keys", method="POST", data=json.dumps({
+            "name": "bench", "role": "inference", "models": ["digits"],
+            "rate_limit": {"requests_per_second": 1000000, "burst": 1000000}}).encode(),
+            headers={"Authorization": f"Bearer {creds['api_keys']['admin']}", "Content-Type": "application/json"})
+        key = json.loads(urllib.request.urlopen(req).read())["key"]
+        values = [((i * 7) % 17) / 16 for i in range(64)]
+        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": values}]})
+        (work / "json.lua").write_text(
+            'wrk.method = "POST"\n'
+            f'wrk.body = {json.dumps(body)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+        header = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
+                                         "parameters": {"binary_data_size": 256}}],
+                             "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
+        blob = header + struct.pack("<64f", *values)
+        lua_bytes = "".join(f"\\{b}" for b in blob)
+        (work / "binary.lua").write_text(
+            'wrk.method = "POST"\n'
+            f'wrk.body = "{lua_bytes}"\n'
+            'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+            f'wrk.headers["Inference-Header-Content-Length"] = "{len(header)}"\n'
+            f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+        time.sleep(1)
+        runs = [
+            ("nginx static 200", f"http://127.0.0.1:{nport}/", None),
+            ("mlsec infer, JSON 1x64", url + "/v2/models/digits/infer", str(work / "json.lua")),
+            ("mlsec infer, binary 1x64", url + "/v2/models/digits/infer", str(work / "binary.lua")),
+            ("mlsec health (no auth)", url + "/v2/health/live", None),
+        ]
+        results = [(name, *wrk(u, args.seconds, args.connections, args.threads, s)) for name, u, s in runs]
+        base = results[0][1]
+        print(f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1, {os.cpu_count()} cores")
+        print(f"{'endpoint':28} {'req/s':>10} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'of nginx':>9}")
+        for name, rps, p50, p99, bad in results:
+            print(f"{name:28} {rps:10.0f} {p50:>9} {p99:>9} {bad:8d} {rps / base:9.3f}")
+        audit = subprocess.run([args.mlsec, "audit", "root", "--log", str(work / "state" / "audit.db")],
+                               capture_output=True, text=True)
+        print("audit entries written:", json.loads(audit.stdout)["size"] if audit.returncode == 0 else "?")
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
