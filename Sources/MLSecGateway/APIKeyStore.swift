@@ -130,5 +130,9 @@ public final class APIKeyStore: Sendable {
         return .success(record)
     }
 
-    public struct RefusalError: Error, Sendable { public var reason: Refusal }
+    public struct RefusalError: Error, Sendable {
+        public var reason: Refusal
+        /// More detail for the audit log (never shown to the client, never a secret).
+        public var detail: String = ""
+    }
 }

@@ -41,7 +41,7 @@ public enum Gateway {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
-        router.add(middleware: AuthenticationMiddleware(keys: services.keys, roles: services.roles, audit: services.audit))
+        router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit))
         router.add(middleware: RateLimitMiddleware(limiter: services.limiter, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)

@@ -26,6 +26,7 @@ public struct GatewayConfiguration: Sendable {
     public var auditOrigin = "mlsec/audit"
     public var roles: [String: Role] = Role.builtIn
     public var models: [ModelSource] = []
+    public var jwt: JWTConfiguration?
 
     public init(listen: ListenConfiguration, stateDirectory: String) {
         self.listen = listen
@@ -44,7 +45,7 @@ public struct GatewayConfiguration: Sendable {
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
-        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models"], path)
+        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
             try Self.check(l, allowed: ["host", "port"], "listen")
@@ -72,6 +73,13 @@ public struct GatewayConfiguration: Sendable {
             guard (1...(1 << 30)).contains(maxBodyBytes), (1...65536).contains(maxBatch) else {
                 throw MLSecError.malformed("limits are out of range")
             }
+        }
+        if let j = doc["jwt"] {
+            try Self.check(j, allowed: ["jwks", "issuer", "audience"], "jwt")
+            guard let jwks = j["jwks"]?.stringValue, let issuer = j["issuer"]?.stringValue, let audience = j["audience"]?.stringValue else {
+                throw MLSecError.malformed("jwt needs jwks, issuer and audience")
+            }
+            jwt = JWTConfiguration(jwksPath: resolve(jwks), issuer: issuer, audience: audience)
         }
         if let audit = doc["audit"] {
             try Self.check(audit, allowed: ["origin"], "audit")

@@ -6,6 +6,7 @@ import MLSecAudit
 public struct GatewayServices: Sendable {
     public var models: [String: LoadedModel]
     public var keys: APIKeyStore
+    public var jwt: JWTAuthenticator?
     public var roles: [String: Role]
     public var limiter: RateLimiter
     public var audit: AuditRecorder

@@ -65,9 +65,11 @@ public enum GatewayState {
             try await audit.record(AuditEvent(actor: "gateway", action: "model.load", resource: "models/\(model.name)/versions/\(model.version)",
                                               decision: .allow, reason: "signature verified, scan clean", modelDigest: model.digest))
         }
-        return GatewayServices(
+        var services = GatewayServices(
             models: models, keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch)
+        if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
+        return services
     }
 }

@@ -379,3 +379,94 @@ def test_tls_config_serves_tls13_and_plaintext_is_refused_off_loopback(gateway, 
     (tmp_path / "plain.json").write_text(json.dumps(plain))
     proc = mlsec("serve", "--config", tmp_path / "plain.json")
     assert proc.returncode == 2 and "refusing plain HTTP" in proc.stderr
+
+
+def test_jwt_authentication(gateway, tmp_path):
+    """ES256, EdDSA and RS256 tokens from a JWKS file; exp, nbf, iss and aud checked; role and model claims;
+    algorithm confusion (HS256 with the public key, alg none) and tampering refused."""
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+    from cryptography.hazmat.primitives import serialization
+    from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
+    demo = gateway["state"]
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwks = {"keys": []}
+    for kid, key, alg, cls in [("ec1", ec_key, "ES256", ECAlgorithm), ("ed1", ed_key, "EdDSA", OKPAlgorithm),
+                               ("rsa1", rsa_key, "RS256", RSAAlgorithm)]:
+        jwk = json.loads(cls.to_jwk(key.public_key()))
+        jwk.update({"kid": kid, "alg": alg, "use": "sig"})
+        jwks["keys"].append(jwk)
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
+        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
+        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    assert url, "the JWT gateway did not start"
+    gw = {"url": url}
+    now = int(time.time())
+    base = {"sub": "alice", "iss": "https://idp.example", "aud": "mlsec-gateway", "exp": now + 300, "role": "inference",
+            "models": ["digits"]}
+
+    def token(key, alg, kid, **changes):
+        claims = dict(base, **changes)
+        claims = {k: v for k, v in claims.items() if v is not None}
+        return pyjwt.encode(claims, key, algorithm=alg, headers={"kid": kid})
+
+    x = np.full((1, 64), 0.5, dtype=np.float32)
+    try:
+        for key, alg, kid in [(ec_key, "ES256", "ec1"), (ed_key, "EdDSA", "ed1"), (rsa_key, "RS256", "rsa1")]:
+            t = token(key, alg, kid)
+            assert call(gw, "GET", "/v2/models/digits", key=t)[0] == 200, alg
+            assert call(gw, "GET", "/v2/models/digits", key=t)[0] == 200, alg  # cached
+        status, headers, _ = call(gw, "POST", "/v2/models/digits/infer", body=infer_body(x), key=token(ec_key, "ES256", "ec1"))
+        assert status == 200 and "MLSec-Receipt" in headers
+        refused = {
+            "expired": token(ec_key, "ES256", "ec1", exp=now - 10),
+            "not yet valid": token(ec_key, "ES256", "ec1", nbf=now + 600),
+            "wrong audience": token(ec_key, "ES256", "ec1", aud="someone-else"),
+            "wrong issuer": token(ec_key, "ES256", "ec1", iss="https://evil.example"),
+            "unknown role": token(ec_key, "ES256", "ec1", role="root"),
+            "no exp": token(ec_key, "ES256", "ec1", exp=None),
+            "unknown key": pyjwt.encode(base, ec.generate_private_key(ec.SECP256R1()), algorithm="ES256", headers={"kid": "ec1"}),
+        }
+        public_pem = rsa_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        header = base64.urlsafe_b64encode(json.dumps({"alg": "HS256", "kid": "rsa1", "typ": "JWT"}).encode()).rstrip(b"=")
+        payload = base64.urlsafe_b64encode(json.dumps(base).encode()).rstrip(b"=")
+        import hmac
+        sig = base64.urlsafe_b64encode(hmac.new(public_pem, header + b"." + payload, hashlib.sha256).digest()).rstrip(b"=")
+        refused["HS256 with the public key"] = (header + b"." + payload + b"." + sig).decode()
+        none_header = base64.urlsafe_b64encode(json.dumps({"alg": "none", "typ": "JWT"}).encode()).rstrip(b"=")
+        refused["alg none"] = (none_header + b"." + payload + b".").decode()
+        good = token(ec_key, "ES256", "ec1").split(".")
+        evil = base64.urlsafe_b64encode(json.dumps(dict(base, role="admin", models=["*"])).encode()).rstrip(b"=").decode()
+        refused["tampered claims"] = ".".join([good[0], evil, good[2]])
+        for name, t in refused.items():
+            assert call(gw, "GET", "/v2/models/digits", key=t)[0] == 401, name
+        # The role claim maps to RBAC: an auditor token cannot infer.
+        assert call(gw, "POST", "/v2/models/digits/infer", body=infer_body(x),
+                    key=token(ed_key, "EdDSA", "ed1", role="auditor", models=["*"]))[0] == 403
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_schemathesis_bounded_run_finds_no_server_errors_or_schema_violations(gateway, tmp_path):
+    """Property-based requests generated from docs/openapi.json (bounded: 25 examples per operation, coverage
+    and fuzzing phases): no 5xx, every response conforms to the document."""
+    import sys
+    st = pathlib.Path(sys.executable).parent / "st"  # schemathesis, installed in the peers' venv
+    admin = gateway["creds"]["api_keys"]["admin"]
+    proc = subprocess.run(
+        [str(st), "run", str(ROOT / "docs" / "openapi.json"), "--url", gateway["url"],
+         "--header", f"Authorization: Bearer {admin}",
+         "--checks", "not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance",
+         "--phases", "coverage,fuzzing", "--max-examples", "25", "--request-timeout", "10",
+         "--exclude-path", "/admin/keys/{id}", "--seed", "7"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]

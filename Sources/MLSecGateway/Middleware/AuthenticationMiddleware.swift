@@ -10,6 +10,7 @@ import HTTPTypes
 struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let keys: APIKeyStore
+    let jwt: JWTAuthenticator?
     let roles: [String: Role]
     let audit: AuditRecorder?
 
@@ -17,10 +18,20 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count < 512 else {
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count <= 8192 else {
             throw await refuse(request, context, reason: "no bearer credential")
         }
         let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        if !token.hasPrefix("mlsec_"), let jwt {
+            switch await jwt.authenticate(token, roles: roles) {
+            case .failure(let refusal):
+                throw await refuse(request, context, reason: "jwt \(refusal.reason.rawValue) \(refusal.detail)")
+            case .success(let principal):
+                var context = context
+                context.principal = principal
+                return try await next(request, context)
+            }
+        }
         switch keys.authenticate(token) {
         case .failure(let refusal):
             throw await refuse(request, context, reason: "api key \(refusal.reason.rawValue)")
