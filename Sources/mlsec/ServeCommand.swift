@@ -16,6 +16,8 @@ struct ServeCommand: AsyncParsableCommand {
             --demo binds 127.0.0.1, creates the state directory (SQLite key database, audit log, receipt and \
             checkpoint keys, the bundled digits model trained, signed and scanned), an admin and an inference API \
             key (50 requests/s, burst 100), writes DIR/demo-credentials.json and prints a curl example.
+            Logs are JSON lines on standard error (request id, route template, status, duration); \
+            MLSEC_LOG_LEVEL=notice keeps only refusals and errors.
             --config FILE serves a production configuration (TLS 1.3 by default; plain HTTP only on loopback or \
             with allow_plaintext: true).
 
@@ -43,8 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var logger = Logger(label: "mlsec.gateway")
-        logger.logLevel = .notice
+        let level = ProcessInfo.processInfo.environment["MLSEC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
+        LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
+        let logger = Logger(label: "mlsec.gateway")
         let configuration: GatewayConfiguration
         var keys: APIKeyStore?
         if demo {

@@ -26,8 +26,9 @@ DIGITS = None
 @pytest.fixture(scope="module")
 def gateway(tmp_path_factory):
     state = tmp_path_factory.mktemp("gateway") / "state"
+    log = open(state.parent / "gateway.log", "w")  # a file, not a pipe: a full pipe would block the server
     proc = subprocess.Popen([mlsec_bin(), "serve", "--demo", "--state-dir", str(state), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=log, text=True)
     url = None
     banner = []
     deadline = time.time() + 120
@@ -41,9 +42,10 @@ def gateway(tmp_path_factory):
             break
     if url is None:
         proc.kill()
-        pytest.fail("the gateway did not start:\n" + "".join(banner) + proc.stderr.read())
+        pytest.fail("the gateway did not start:\n" + "".join(banner) + (state.parent / "gateway.log").read_text())
     creds = json.loads((state / "demo-credentials.json").read_text())
-    yield {"url": url, "state": state, "creds": creds, "banner": "".join(banner), "proc": proc}
+    yield {"url": url, "state": state, "creds": creds, "banner": "".join(banner), "proc": proc,
+           "log": state.parent / "gateway.log"}
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(timeout=20)
@@ -255,6 +257,13 @@ def test_security_headers_and_request_ids(gateway):
     status, headers, _ = call(gateway, "GET", "/v2/health/live")
     for name in ["X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy", "Cache-Control", "X-Request-Id"]:
         assert name in headers, name
+    # Structured logs: one JSON object per line, with the same request id and the route template.
+    time.sleep(0.2)
+    records = [json.loads(l) for l in gateway["log"].read_text().splitlines() if l.startswith("{")]
+    mine = [r for r in records if r.get("request_id") == headers["X-Request-Id"]]
+    assert mine and mine[0]["route"] == "/v2/health/live" and mine[0]["status"] == "200"
+    for secret in gateway["creds"]["api_keys"].values():
+        assert secret not in gateway["log"].read_text()
     assert call(gateway, "GET", "/nowhere", key=gateway["creds"]["api_keys"]["admin"])[0] == 404
     status, headers, body = call(gateway, "GET", "/nowhere")
     assert status == 401 and "X-Request-Id" in headers and "Access-Control-Allow-Origin" not in headers
@@ -323,8 +332,9 @@ def self_signed(tmp_path):
 
 
 def start(config):
+    log = open(pathlib.Path(config).with_suffix(".log"), "w")
     proc = subprocess.Popen([mlsec_bin(), "serve", "--config", str(config)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=log, text=True)
     deadline = time.time() + 60
     while time.time() < deadline:
         line = proc.stdout.readline()
@@ -470,3 +480,39 @@ def test_schemathesis_bounded_run_finds_no_server_errors_or_schema_violations(ga
          "--exclude-path", "/admin/keys/{id}", "--seed", "7"],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def test_encrypted_model_is_decrypted_in_memory_only(gateway, tmp_path):
+    """A model stored as age files (signed as stored) loads with its identity; no plaintext reaches the disk."""
+    demo = gateway["state"]
+    model = tmp_path / "enc-model"
+    model.mkdir()
+    identity = tmp_path / "model.key"
+    recipient = mlsec("keygen", "--algorithm", "x25519", "--private-key", identity, check=0).stdout.strip()
+    for name in ["model.json", "weights.safetensors"]:
+        mlsec("encrypt", "-r", recipient, "-o", model / f"{name}.age", demo / "models/digits/1" / name, check=0)
+    mlsec("sign", model, "--private-key", demo / "publisher.pem", "--signature", tmp_path / "enc.sig", check=0)
+    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--name", "ops", "--role", "admin",
+                           "--models", "*", check=0).stdout)["key"]
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
+        "models": [{"name": "digits", "path": str(model), "signature": str(tmp_path / "enc.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "identities": [str(identity)], "input_range": [0, 1]}],
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    try:
+        assert url, "the gateway did not start with an encrypted model"
+        x, y = digits_test_set()
+        status, _, out = call({"url": url}, "POST", "/v2/models/digits/infer", body=infer_body(x[:8]), key=key)
+        assert status == 200
+        probs = np.array(out["outputs"][0]["data"]).reshape(8, 10)
+        assert (probs.argmax(axis=1) == y[:8]).mean() >= 0.75
+        assert sorted(p.name for p in model.iterdir()) == ["model.json.age", "weights.safetensors.age"]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    # Without the identity the model is refused and the gateway does not start.
+    config["models"][0]["identities"] = []
+    (tmp_path / "noid.json").write_text(json.dumps(config))
+    assert mlsec("serve", "--config", tmp_path / "noid.json").returncode == 2

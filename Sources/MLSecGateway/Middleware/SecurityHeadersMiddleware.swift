@@ -27,6 +27,8 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         var context = context
         var random = SystemRandomNumberGenerator()
         context.requestID = String(random.next(), radix: 16)
+        context.logger[metadataKey: "request_id"] = .string(context.requestID)
+        let start = DispatchTime.now().uptimeNanoseconds
         var response: Response
         do {
             response = try await next(request, context)
@@ -53,6 +55,18 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         }
         for (name, value) in Self.headers { response.headers[name] = value }
         response.headers[Self.requestIDHeader] = context.requestID
+        let metadata: Logger.Metadata = [
+            "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched"),
+            "status": .stringConvertible(response.status.code),
+            "ms": .string(String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)),
+        ]
+        if response.status.code >= 500 {
+            context.logger.error("request failed", metadata: metadata)
+        } else if response.status.code >= 400 {
+            context.logger.notice("request refused", metadata: metadata)
+        } else {
+            context.logger.info("request", metadata: metadata)
+        }
         return response
     }
 }
