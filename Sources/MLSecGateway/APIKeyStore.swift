@@ -40,6 +40,10 @@ public struct APIKeyRecord: Sendable, Equatable {
 public final class APIKeyStore: Sendable {
     private let database: DatabaseQueue
     private let cache: Mutex<[String: APIKeyRecord]>
+    /// Keys that already verified, to their ids: a repeat caller skips parsing and hashing (the record's
+    /// revocation and expiry are still checked on every request).
+    private let verified = Mutex<[String: String]>([:])
+    static let maxVerified = 10_000
 
     public init(database: DatabaseQueue) throws {
         self.database = database
@@ -117,6 +121,11 @@ public final class APIKeyStore: Sendable {
 
     /// Checks a presented key: the record when it is valid, or why not.
     public func authenticate(_ key: String, now: Date = Date()) -> Result<APIKeyRecord, RefusalError> {
+        if let id = verified.withLock({ $0[key] }), let record = cache.withLock({ $0[id] }) {
+            guard !record.revoked else { return .failure(RefusalError(reason: .revoked)) }
+            if let expires = record.expiresAt, expires <= now { return .failure(RefusalError(reason: .expired)) }
+            return .success(record)
+        }
         let parts = key.split(separator: "_", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, parts[0] == "mlsec", parts[1].utf8.count == 12, parts[2].utf8.count == 43 else {
             return .failure(RefusalError(reason: .malformed))
@@ -127,6 +136,10 @@ public final class APIKeyStore: Sendable {
         guard matches else { return .failure(RefusalError(reason: .mismatch)) }
         guard !record.revoked else { return .failure(RefusalError(reason: .revoked)) }
         if let expires = record.expiresAt, expires <= now { return .failure(RefusalError(reason: .expired)) }
+        verified.withLock { entries in
+            if entries.count >= Self.maxVerified { entries.removeAll() }
+            entries[key] = record.id
+        }
         return .success(record)
     }
 
