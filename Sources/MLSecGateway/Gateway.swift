@@ -67,6 +67,8 @@ public enum Gateway {
             var tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             tls.minimumTLSVersion = listen.minimumTLSVersion == "1.2" ? .tlsv12 : .tlsv13
+            // Renewed certificates are picked up at the next handshake, without a restart.
+            tls.sslContextCallback = try CertificateReloader(certificate: certificate, privateKey: key).callback
             server = try .tls(.http1(), tlsConfiguration: tls)
         } else {
             guard listen.isLoopback || listen.allowPlaintext else {

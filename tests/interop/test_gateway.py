@@ -376,6 +376,29 @@ def test_tls_config_serves_tls13_and_plaintext_is_refused_off_loopback(gateway, 
         old.maximum_version = ssl.TLSVersion.TLSv1_2
         with pytest.raises((ssl.SSLError, urllib.error.URLError)):
             urllib.request.urlopen(url + "/v2/health/live", context=old, timeout=10)
+        # Certificate reload: replace the files (atomically) and the next handshakes use the new pair.
+        first = (tmp_path / "cert.pem").read_bytes()
+        renewed = tmp_path / "renewed"
+        renewed.mkdir()
+        self_signed(renewed)
+        for name in ["key.pem", "cert.pem"]:
+            os.replace(renewed / name, tmp_path / name)
+        assert (tmp_path / "cert.pem").read_bytes() != first
+        new_ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        deadline = time.time() + 15
+        served = None
+        while time.time() < deadline:
+            time.sleep(1)
+            try:
+                with socket.create_connection((host, int(port)), timeout=10) as raw:
+                    with new_ctx.wrap_socket(raw, server_hostname=host) as tls:
+                        served = tls.getpeercert(binary_form=True)
+                        break
+            except ssl.SSLError:
+                continue
+        from cryptography import x509 as _x509
+        assert served == _x509.load_pem_x509_certificate((tmp_path / "cert.pem").read_bytes()).public_bytes(
+            __import__("cryptography.hazmat.primitives.serialization", fromlist=["Encoding"]).Encoding.DER)
     finally:
         proc.terminate()
         proc.wait(timeout=20)
