@@ -80,3 +80,14 @@ public struct Principal: Sendable {
         return pi == p.count
     }
 }
+
+/// The principal a client certificate (by subject common name) stands for.
+public struct ClientCertificateMapping: Sendable, Equatable {
+    public var role: String
+    public var models: [String]
+
+    public init(role: String, models: [String]) {
+        self.role = role
+        self.models = models
+    }
+}

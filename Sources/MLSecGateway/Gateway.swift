@@ -17,6 +17,8 @@ public struct ListenConfiguration: Sendable {
     public var privateKey: String?
     /// "1.3" (default) or "1.2".
     public var minimumTLSVersion: String
+    /// PEM CA certificates for mutual TLS: when set, every client must present a certificate they issued.
+    public var clientCA: String?
     /// Serve plain HTTP on a non-loopback address (refused unless set; a warning is printed).
     public var allowPlaintext: Bool
 
@@ -28,6 +30,7 @@ public struct ListenConfiguration: Sendable {
         self.privateKey = privateKey
         self.minimumTLSVersion = minimumTLSVersion
         self.allowPlaintext = allowPlaintext
+        self.clientCA = nil
     }
 
     var isLoopback: Bool { host == "127.0.0.1" || host == "::1" || host == "localhost" }
@@ -41,7 +44,8 @@ public enum Gateway {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
-        router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit))
+        router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit,
+                                                      clientCertificates: services.clientCertificates))
         router.add(middleware: RateLimitMiddleware(limiter: services.limiter, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)
@@ -67,6 +71,10 @@ public enum Gateway {
             var tls = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
             tls.minimumTLSVersion = listen.minimumTLSVersion == "1.2" ? .tlsv12 : .tlsv13
+            if let clientCA = listen.clientCA {
+                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
+                tls.certificateVerification = .noHostnameVerification
+            }
             // Renewed certificates are picked up at the next handshake, without a restart.
             tls.sslContextCallback = try CertificateReloader(certificate: certificate, privateKey: key).callback
             server = try .tls(.http1(), tlsConfiguration: tls)

@@ -27,6 +27,7 @@ public struct GatewayConfiguration: Sendable {
     public var roles: [String: Role] = Role.builtIn
     public var models: [ModelSource] = []
     public var jwt: JWTConfiguration?
+    public var clientCertificates: [String: ClientCertificateMapping] = [:]
 
     public init(listen: ListenConfiguration, stateDirectory: String) {
         self.listen = listen
@@ -45,7 +46,7 @@ public struct GatewayConfiguration: Sendable {
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
-        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt"], path)
+        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
             try Self.check(l, allowed: ["host", "port"], "listen")
@@ -56,7 +57,8 @@ public struct GatewayConfiguration: Sendable {
             }
         }
         if let t = doc["tls"] {
-            try Self.check(t, allowed: ["certificate", "private_key", "minimum_version"], "tls")
+            try Self.check(t, allowed: ["certificate", "private_key", "minimum_version", "client_ca"], "tls")
+            listen.clientCA = t["client_ca"]?.stringValue.map(resolve)
             listen.certificate = t["certificate"]?.stringValue.map(resolve)
             listen.privateKey = t["private_key"]?.stringValue.map(resolve)
             let version = t["minimum_version"]?.stringValue ?? "1.3"
@@ -72,6 +74,13 @@ public struct GatewayConfiguration: Sendable {
             maxBatch = limits["max_batch"]?.integerValue ?? maxBatch
             guard (1...(1 << 30)).contains(maxBodyBytes), (1...65536).contains(maxBatch) else {
                 throw MLSecError.malformed("limits are out of range")
+            }
+        }
+        if let mappings = doc["client_certificates"]?.objectValue {
+            for (name, m) in mappings {
+                try Self.check(m, allowed: ["role", "models"], "client_certificates.\(name)")
+                guard let role = m["role"]?.stringValue else { throw MLSecError.malformed("client_certificates.\(name) needs a role") }
+                clientCertificates[name] = ClientCertificateMapping(role: role, models: m["models"]?.arrayValue?.compactMap(\.stringValue) ?? [])
             }
         }
         if let j = doc["jwt"] {

@@ -2,6 +2,7 @@
 
 import Hummingbird
 import Logging
+import NIOCore
 
 /// Request context of the gateway.
 public struct GatewayContext: RequestContext {
@@ -12,8 +13,11 @@ public struct GatewayContext: RequestContext {
     public var principal: Principal?
     /// Set by the handler: the audit event fields it knows (resource, model digest, receipt).
     public var auditResource = ""
+    /// The connection, for the TLS client certificate (mutual TLS).
+    public let channel: (any Channel)?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 }

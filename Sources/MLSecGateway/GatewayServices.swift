@@ -7,6 +7,7 @@ public struct GatewayServices: Sendable {
     public var models: [String: LoadedModel]
     public var keys: APIKeyStore
     public var jwt: JWTAuthenticator?
+    public var clientCertificates: [String: ClientCertificateMapping] = [:]
     public var roles: [String: Role]
     public var limiter: RateLimiter
     public var audit: AuditRecorder

@@ -70,6 +70,7 @@ public enum GatewayState {
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch)
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
+        services.clientCertificates = configuration.clientCertificates
         return services
     }
 }

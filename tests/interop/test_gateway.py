@@ -539,3 +539,89 @@ def test_encrypted_model_is_decrypted_in_memory_only(gateway, tmp_path):
     config["models"][0]["identities"] = []
     (tmp_path / "noid.json").write_text(json.dumps(config))
     assert mlsec("serve", "--config", tmp_path / "noid.json").returncode == 2
+
+
+def test_mutual_tls_maps_client_certificates_to_principals(gateway, tmp_path):
+    import datetime
+    import socket
+    import ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    demo = gateway["state"]
+    self_signed(tmp_path)  # the server's certificate
+    now = datetime.datetime.now(datetime.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def ca(cn):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn)).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                             crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+                .sign(key, hashes.SHA256()))
+        return key, cert
+
+    def client(ca_key, ca_cert, cn, prefix):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(ca_cert.subject).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                .not_valid_after(now + datetime.timedelta(days=1))
+                .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .sign(ca_key, hashes.SHA256()))
+        (tmp_path / f"{prefix}.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        (tmp_path / f"{prefix}.key").write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                                                   serialization.PrivateFormat.PKCS8,
+                                                                   serialization.NoEncryption()))
+
+    ca_key, ca_cert = ca("mlsec test client CA")
+    (tmp_path / "client-ca.pem").write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
+    client(ca_key, ca_cert, "team-a-service", "good")
+    client(ca_key, ca_cert, "unmapped-service", "unmapped")
+    other_key, other_cert = ca("someone else's CA")
+    client(other_key, other_cert, "team-a-service", "foreign")
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0},
+        "tls": {"certificate": "cert.pem", "private_key": "key.pem", "client_ca": "client-ca.pem"},
+        "client_certificates": {"team-a-service": {"role": "inference", "models": ["digits"]}},
+        "state_dir": "state",
+        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    assert url, "the mTLS gateway did not start"
+
+    def get(path, prefix=None):
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        if prefix:
+            ctx.load_cert_chain(str(tmp_path / f"{prefix}.crt"), str(tmp_path / f"{prefix}.key"))
+        try:
+            with urllib.request.urlopen(url + path, context=ctx, timeout=10) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    try:
+        assert get("/v2/models/digits", "good") == 200
+        x = np.full((1, 64), 0.5, dtype=np.float32)
+        ctx = ssl.create_default_context(cafile=str(tmp_path / "cert.pem"))
+        ctx.load_cert_chain(str(tmp_path / "good.crt"), str(tmp_path / "good.key"))
+        req = urllib.request.Request(url + "/v2/models/digits/infer", data=json.dumps(infer_body(x)).encode(),
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, context=ctx, timeout=10) as r:
+            assert r.status == 200 and "MLSec-Receipt" in r.headers
+        assert get("/admin/keys", "good") == 403       # the mapped role is inference
+        assert get("/v2/models/digits", "unmapped") == 401
+        for prefix in [None, "foreign"]:                # no certificate, or one from another CA: no handshake
+            with pytest.raises((ssl.SSLError, urllib.error.URLError, ConnectionError)):
+                get("/v2/health/live", prefix)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -2,6 +2,10 @@
 
 import Hummingbird
 import MLSecAudit
+import NIOCore
+import NIOSSL
+import SwiftASN1
+import X509
 import Foundation
 import HTTPTypes
 
@@ -13,11 +17,27 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let jwt: JWTAuthenticator?
     let roles: [String: Role]
     let audit: AuditRecorder?
+    /// Mutual TLS: client certificate subject common names mapped to principals.
+    let clientCertificates: [String: ClientCertificateMapping]
 
     static let publicPaths: Set<String> = ["/v2/health/live", "/v2/health/ready", "/openapi.json"]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if Self.publicPaths.contains(request.uri.path) { return try await next(request, context) }
+        if request.headers[.authorization] == nil, !clientCertificates.isEmpty, let channel = context.channel {
+            // Mutual TLS: the handshake already verified the chain against the client CA; map its subject.
+            let peer = try? await channel.eventLoop.submit {
+                try channel.pipeline.syncOperations.handler(type: NIOSSLServerHandler.self).peerCertificate?.toDERBytes()
+            }.get()
+            if let der = peer ?? nil, let name = Self.commonName(der) {
+                guard let mapping = clientCertificates[name], let role = roles[mapping.role] else {
+                    throw await refuse(request, context, reason: "client certificate \(name.prefix(64)) is not mapped")
+                }
+                var context = context
+                context.principal = Principal(id: "cert:\(name.prefix(128))", role: role, models: mapping.models, rateLimit: nil)
+                return try await next(request, context)
+            }
+        }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count <= 8192 else {
             throw await refuse(request, context, reason: "no bearer credential")
         }
@@ -43,6 +63,17 @@ struct AuthenticationMiddleware: RouterMiddleware {
             context.principal = Principal(id: "key:\(record.id)", role: role, models: record.models, rateLimit: record.rateLimit)
             return try await next(request, context)
         }
+    }
+
+    /// The subject common name of a DER certificate.
+    static func commonName(_ der: [UInt8]) -> String? {
+        guard let certificate = try? Certificate(derEncoded: der) else { return nil }
+        for rdn in certificate.subject {
+            for attribute in rdn where attribute.type == .RDNAttributeType.commonName {
+                return attribute.value.description
+            }
+        }
+        return nil
     }
 
     private func refuse(_ request: Request, _ context: Context, reason: String) async -> GatewayError {
