@@ -40,6 +40,7 @@ final class ArmorDecodingSource: AgeSource {
             try decodeNextLine()
         }
         let n = min(buffer.count, pending.count - pendingOffset)
+        guard n > 0 else { return 0 }
         pending.withUnsafeBytes { raw in
             buffer.baseAddress!.copyMemory(from: raw.baseAddress! + pendingOffset, byteCount: n)
         }

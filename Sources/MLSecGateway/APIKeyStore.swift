@@ -71,7 +71,7 @@ public final class APIKeyStore: Sendable {
         return APIKeyRecord(
             id: row["id"], name: row["name"], role: row["role"], models: models, created: row["created"],
             expiresAt: expires.flatMap(RFC3339.parse), revoked: (row["revoked"] as Int) != 0,
-            rateLimit: rps.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int($0))) },
+            rateLimit: rps.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int(min($0, 1e6)))) },
             secretHash: [UInt8](hash))
     }
 

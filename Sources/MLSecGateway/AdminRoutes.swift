@@ -103,8 +103,8 @@ struct AdminRoutes {
         var limit: RateLimit?
         if let r = document["rate_limit"] {
             guard let rps = r["requests_per_second"].flatMap({ v -> Double? in if case .number(let t) = v { Double(t) } else { nil } }),
-                rps > 0, rps <= 1_000_000, let burst = r["burst"]?.integerValue, burst >= 1, burst <= 1_000_000
-            else { throw GatewayError.badRequest("rate_limit needs requests_per_second > 0 and burst >= 1") }
+                rps >= 0.001, rps <= 1_000_000, let burst = r["burst"]?.integerValue, burst >= 1, burst <= 1_000_000
+            else { throw GatewayError.badRequest("rate_limit needs requests_per_second in 0.001...1000000 and burst in 1...1000000") }
             limit = RateLimit(requestsPerSecond: rps, burst: burst)
         }
         let (record, key) = try services.keys.create(name: name, role: role, models: models, expiresAt: expires, rateLimit: limit)

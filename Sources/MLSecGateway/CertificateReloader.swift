@@ -37,12 +37,14 @@ public final class CertificateReloader: Sendable {
         let stamp = stamp([certificate, key])
         let chain = try NIOSSLCertificate.fromPEMFile(certificate)
         guard !chain.isEmpty else { throw MLSecError.malformed("\(certificate) holds no certificate") }
-        var override = NIOSSLContextConfigurationOverride()
-        override.certificateChain = chain.map { .certificate($0) }
-        override.privateKey = .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        let certificates = chain.map { NIOSSLCertificateSource.certificate($0) }
+        let privateKey = NIOSSLPrivateKeySource.privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
         // Refuse a key that does not belong to the certificate.
         _ = try NIOSSLContext(configuration: TLSConfiguration.makeServerConfiguration(
-            certificateChain: override.certificateChain ?? [], privateKey: override.privateKey!))
+            certificateChain: certificates, privateKey: privateKey))
+        var override = NIOSSLContextConfigurationOverride()
+        override.certificateChain = certificates
+        override.privateKey = privateKey
         return (override, stamp)
     }
 

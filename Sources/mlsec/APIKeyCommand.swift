@@ -34,6 +34,10 @@ struct APIKeyCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard Role.builtIn[role] != nil else { throw MLSecError.usage("--role must be admin, publisher, inference or auditor here") }
+            if let rps = requestsPerSecond, !(0.001...1_000_000).contains(rps) {
+                throw MLSecError.usage("--requests-per-second must be 0.001...1000000")
+            }
+            if let burst, !(1...1_000_000).contains(burst) { throw MLSecError.usage("--burst must be 1...1000000") }
             try GatewayState.ensureDirectory(state.stateDir)
             let limit = requestsPerSecond.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int($0))) }
             let (record, key) = try GatewayState.keyStore(state.stateDir).create(name: name, role: role, models: models, rateLimit: limit)

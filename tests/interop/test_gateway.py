@@ -233,7 +233,9 @@ def test_object_and_function_level_authorization(gateway):
     assert call(gateway, "GET", "/v2/models/nonexistent", key=other)[0] == 401
     # Bad key requests are refused.
     for bad in [{"name": "x", "role": "root"}, {"name": "", "role": "admin"}, {"name": "x", "role": "admin", "extra": 1},
-                {"name": "x", "role": "inference", "expires_at": "2001-01-01T00:00:00Z"}]:
+                {"name": "x", "role": "inference", "expires_at": "2001-01-01T00:00:00Z"},
+                {"name": "x", "role": "inference", "rate_limit": {"requests_per_second": 1e-300, "burst": 5}},
+                {"name": "x", "role": "inference", "rate_limit": {"requests_per_second": 10, "burst": 0}}]:
         assert call(gateway, "POST", "/admin/keys", key=admin, body=bad)[0] == 400
 
 

@@ -11,18 +11,24 @@ struct RateLimitMiddleware: RouterMiddleware {
     let audit: AuditRecorder?
 
     static let policy = HTTPField.Name("RateLimit-Policy")!
+
+    /// Whole seconds, rounded up and clamped (a very low configured rate must not overflow an Int).
+    static func seconds(_ value: Double) -> Int {
+        guard value.isFinite, value > 0 else { return 0 }
+        return Int(min(value, 1e9).rounded(.up))
+    }
     static let state = HTTPField.Name("RateLimit")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         guard let principal = context.principal, let limit = principal.rateLimit else { return try await next(request, context) }
         let decision = limiter.check(key: principal.id, limit: limit)
-        let window = Int((Double(limit.burst) / limit.requestsPerSecond).rounded(.up))
+        let window = Self.seconds(Double(limit.burst) / limit.requestsPerSecond)
         var headers: HTTPFields = [
             Self.policy: "\"per-key\";q=\(limit.burst);w=\(max(1, window))",
-            Self.state: "\"per-key\";r=\(decision.remaining);t=\(Int(decision.resetSeconds.rounded(.up)))",
+            Self.state: "\"per-key\";r=\(decision.remaining);t=\(Self.seconds(decision.resetSeconds))",
         ]
         guard decision.allowed else {
-            headers[.retryAfter] = String(max(1, Int(decision.retryAfter.rounded(.up))))
+            headers[.retryAfter] = String(max(1, Self.seconds(decision.retryAfter)))
             if let audit {
                 try? await audit.record(AuditEvent(
                     actor: principal.id, action: "rate_limit", resource: String(request.uri.path.prefix(200)), decision: .deny,
