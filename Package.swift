@@ -29,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
     ],
     targets: [
         .target(
@@ -116,8 +117,13 @@ let package = Package(
         .testTarget(
             name: "MLSecGatewayTests",
             dependencies: [
-                "MLSecGateway", "MLSecCore", "MLSecEngine", "MLSecIntegrity", .product(name: "GRDB", package: "GRDB.swift"),
+                "MLSecGateway", "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecAudit",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -133,6 +133,17 @@ struct ValidationTests {
                            endsWithSoftmax: true)
     }
 
+    /// A model whose last layer really is a softmax.
+    static func softmaxModel() throws -> LoadedModel {
+        var spec = try Architecture.spec(from: "mlp:64-16-10")
+        spec.layers.append(LayerSpec(.softmax))
+        let m = try Model(spec: spec, weights: try Architecture.initialWeights(for: spec, seed: 1))
+        return LoadedModel(name: "digits", version: "1", digest: "sha256:" + String(repeating: "0", count: 64), model: m,
+                           input: ServedTensor(name: "input", datatype: "FP32", shape: [-1, 64], range: 0...1),
+                           output: ServedTensor(name: "output", datatype: "FP32", shape: [-1, 10], range: nil),
+                           endsWithSoftmax: m.endsWithSoftmax)
+    }
+
     static func body(_ data: String, shape: String = "[1,64]", datatype: String = "FP32", extra: String = "") -> [UInt8] {
         Array(#"{"inputs":[{"name":"input","shape":\#(shape),"datatype":"\#(datatype)","data":\#(data)}]\#(extra)}"#.utf8)
     }

@@ -1,0 +1,157 @@
+// The whole middleware chain in process: requests go through the real router (no socket), one control at a time.
+
+import Foundation
+import GRDB
+import HTTPTypes
+import Hummingbird
+import Logging
+import MLSecAudit
+import MLSecCore
+import MLSecGateway
+import MLSecIntegrity
+import NIOCore
+import NIOEmbedded
+import Testing
+
+/// Collects a response body.
+private struct Collector: ResponseBodyWriter {
+    let sink: ByteBufferBox
+    mutating func write(_ buffer: ByteBuffer) async throws { sink.buffer.writeImmutableBuffer(buffer) }
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+private final class ByteBufferBox: @unchecked Sendable { var buffer = ByteBuffer() }
+
+/// A router over fresh services: a test model, an in-memory key database, a temporary audit log.
+private struct Harness {
+    let services: GatewayServices
+    let responder: any HTTPResponder<GatewayContext>
+    let admin: String
+    let inference: String
+    let limited: String
+    let otherTeam: String
+    let receiptKey: ModelSigningKey
+    let directory: String
+
+    /// `model` defaults to a real softmax model; pass a broken one to exercise output validation.
+    init(model: LoadedModel? = nil) async throws {
+        directory = NSTemporaryDirectory() + "mlsec-router-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let keys = try APIKeyStore(database: try DatabaseQueue())
+        receiptKey = ModelSigningKey.generate(.ed25519)
+        let model = try model ?? ValidationTests.softmaxModel()
+        var services = GatewayServices(
+            models: ["digits": model], keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
+            audit: AuditRecorder(log: try AuditLog(path: "\(directory)/audit.db")), receipts: ReceiptSigner(key: receiptKey),
+            checkpointSigner: try NoteSigner.generate(name: "test/audit"), checkpointOrigin: "test/audit",
+            maxBodyBytes: 64 * 1024, maxBatch: 8)
+        services.metrics = GatewayMetrics()
+        self.services = services
+        admin = try keys.create(name: "admin", role: "admin", models: ["*"]).1
+        inference = try keys.create(name: "inference", role: "inference", models: ["digits"]).1
+        limited = try keys.create(name: "limited", role: "inference", models: ["digits"],
+                                  rateLimit: RateLimit(requestsPerSecond: 0.01, burst: 2)).1
+        otherTeam = try keys.create(name: "other", role: "inference", models: ["other-*"]).1
+        responder = Gateway.router(services: services).buildResponder()
+    }
+
+    func request(_ method: HTTPRequest.Method, _ path: String, key: String? = nil, body: [UInt8]? = nil,
+                 headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
+        var fields = headers
+        if let key { fields[.authorization] = "Bearer \(key)" }
+        if body != nil, fields[.contentType] == nil { fields[.contentType] = "application/json" }
+        let head = HTTPRequest(method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: fields)
+        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(bytes: body ?? [])))
+        let context = GatewayContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
+        let response = try await responder.respond(to: request, context: context)
+        let box = ByteBufferBox()
+        try await response.body.write(Collector(sink: box))
+        return (response.status, response.headers, Array(box.buffer.readableBytesView))
+    }
+
+    static func inferBody(_ value: Float = 0.5, batch: Int = 1) -> [UInt8] {
+        let data = Array(repeating: String(value), count: 64 * batch).joined(separator: ",")
+        return Array(#"{"inputs":[{"name":"input","shape":[\#(batch),64],"datatype":"FP32","data":[\#(data)]}]}"#.utf8)
+    }
+}
+
+@Suite("gateway router, in process")
+struct GatewayRouterTests {
+    @Test("health is public and every response carries the security headers and a request id")
+    func health() async throws {
+        let h = try await Harness()
+        let (status, headers, body) = try await h.request(.get, "/v2/health/live")
+        #expect(status == .ok && String(decoding: body, as: UTF8.self) == #"{"live":true}"#)
+        #expect(headers[HTTPField.Name("X-Content-Type-Options")!] == "nosniff")
+        #expect(headers[HTTPField.Name("X-Request-Id")!] != nil)
+    }
+
+    @Test("authentication: missing, malformed and unknown keys are 401; a valid key passes")
+    func authentication() async throws {
+        let h = try await Harness()
+        #expect(try await h.request(.get, "/v2/models/digits").0 == .unauthorized)
+        #expect(try await h.request(.get, "/v2/models/digits", key: "nonsense").0 == .unauthorized)
+        #expect(try await h.request(.get, "/v2/models/digits", key: "mlsec_000000000000_" + String(repeating: "A", count: 43)).0 == .unauthorized)
+        #expect(try await h.request(.get, "/v2/models/digits", key: h.inference).0 == .ok)
+    }
+
+    @Test("authorization: out-of-scope models are 404 like missing ones; missing permissions are 403")
+    func authorization() async throws {
+        let h = try await Harness()
+        let (s1, _, b1) = try await h.request(.post, "/v2/models/digits/infer", key: h.otherTeam, body: Harness.inferBody())
+        let (s2, _, b2) = try await h.request(.post, "/v2/models/missing/infer", key: h.inference, body: Harness.inferBody())
+        #expect(s1 == .notFound && s2 == .notFound && String(decoding: b1, as: UTF8.self).contains("not found"))
+        #expect(!b2.isEmpty)
+        #expect(try await h.request(.get, "/admin/keys", key: h.inference).0 == .forbidden)
+        #expect(try await h.request(.get, "/admin/keys", key: h.admin).0 == .ok)
+        #expect(try await h.request(.get, "/metrics", key: h.inference).0 == .forbidden)
+    }
+
+    @Test("rate limit: the burst passes, then 429 with Retry-After and RateLimit headers")
+    func rateLimit() async throws {
+        let h = try await Harness()
+        #expect(try await h.request(.get, "/v2/models/digits", key: h.limited).0 == .ok)
+        #expect(try await h.request(.get, "/v2/models/digits", key: h.limited).0 == .ok)
+        let (status, headers, _) = try await h.request(.get, "/v2/models/digits", key: h.limited)
+        #expect(status == .tooManyRequests && headers[.retryAfter] != nil)
+        #expect(headers[HTTPField.Name("RateLimit-Policy")!]?.contains("q=2") == true)
+    }
+
+    @Test("validation: bad input 400, large body 413, wrong content type 415; a good one 200 with a valid receipt")
+    func validationAndReceipts() async throws {
+        let h = try await Harness()
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(2)).0 == .badRequest)
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(batch: 9)).0 == .badRequest)
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: [UInt8](repeating: 32, count: 70_000)).0 == .contentTooLarge)
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(),
+                                    headers: [.contentType: "text/plain"]).0 == .unsupportedMediaType)
+        let body = Harness.inferBody()
+        let (status, headers, response) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: body)
+        #expect(status == .ok)
+        let receipt = try Receipt(encoded: try #require(headers[HTTPField.Name("MLSec-Receipt")!]))
+        try receipt.verify(with: h.receiptKey.publicKey, request: body, response: response)
+    }
+
+    @Test("output validation: a model whose probabilities do not sum to one is a 500, never a wrong answer")
+    func outputValidation() async throws {
+        // Logits declared as softmax output: the validator must catch it.
+        let h = try await Harness(model: try ValidationTests.model())
+        let (status, headers, body) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
+        #expect(status == .internalServerError && headers[HTTPField.Name("MLSec-Receipt")!] == nil)
+        #expect(String(decoding: body, as: UTF8.self) == #"{"error":"the model produced an invalid output"}"#)
+    }
+
+    @Test("audit: decisions are in the log, without the keys")
+    func audit() async throws {
+        let h = try await Harness()
+        _ = try await h.request(.get, "/v2/models/digits")
+        _ = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
+        let log = h.services.audit.log
+        #expect(log.size >= 2)
+        var text = ""
+        for i in 0..<log.size { text += String(decoding: try log.entry(at: i), as: UTF8.self) }
+        #expect(text.contains(#""action":"authenticate""#) && text.contains(#""action":"infer""#))
+        #expect(!text.contains(h.inference) && !text.contains(h.admin))
+        _ = try log.verify()
+    }
+}
