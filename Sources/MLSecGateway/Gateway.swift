@@ -44,6 +44,7 @@ public enum Gateway {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
+        if !services.corsOrigins.isEmpty { router.add(middleware: GatewayCORSMiddleware(allowedOrigins: services.corsOrigins)) }
         router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit,
                                                       clientCertificates: services.clientCertificates))
         router.add(middleware: RateLimitMiddleware(limiter: services.limiter, audit: services.audit))

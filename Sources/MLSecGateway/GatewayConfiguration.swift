@@ -28,6 +28,7 @@ public struct GatewayConfiguration: Sendable {
     public var models: [ModelSource] = []
     public var jwt: JWTConfiguration?
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
+    public var corsOrigins: Set<String> = []
 
     public init(listen: ListenConfiguration, stateDirectory: String) {
         self.listen = listen
@@ -46,7 +47,7 @@ public struct GatewayConfiguration: Sendable {
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
-        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates"], path)
+        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "cors"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
             try Self.check(l, allowed: ["host", "port"], "listen")
@@ -75,6 +76,14 @@ public struct GatewayConfiguration: Sendable {
             guard (1...(1 << 30)).contains(maxBodyBytes), (1...65536).contains(maxBatch) else {
                 throw MLSecError.malformed("limits are out of range")
             }
+        }
+        if let cors = doc["cors"] {
+            try Self.check(cors, allowed: ["allowed_origins"], "cors")
+            let origins = cors["allowed_origins"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            guard origins.allSatisfy({ $0.hasPrefix("https://") || $0.hasPrefix("http://") }), !origins.contains("*") else {
+                throw MLSecError.malformed("cors.allowed_origins lists exact origins such as https://app.example (no wildcard)")
+            }
+            corsOrigins = Set(origins)
         }
         if let mappings = doc["client_certificates"]?.objectValue {
             for (name, m) in mappings {

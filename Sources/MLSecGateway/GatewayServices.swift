@@ -8,6 +8,8 @@ public struct GatewayServices: Sendable {
     public var keys: APIKeyStore
     public var jwt: JWTAuthenticator?
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
+    /// Origins allowed to call from browsers (CORS); empty = CORS off.
+    public var corsOrigins: Set<String> = []
     public var roles: [String: Role]
     public var limiter: RateLimiter
     public var audit: AuditRecorder

@@ -71,6 +71,7 @@ public enum GatewayState {
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch)
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
         services.clientCertificates = configuration.clientCertificates
+        services.corsOrigins = configuration.corsOrigins
         return services
     }
 }

@@ -34,7 +34,7 @@ private struct Harness {
     let directory: String
 
     /// `model` defaults to a real softmax model; pass a broken one to exercise output validation.
-    init(model: LoadedModel? = nil) async throws {
+    init(model: LoadedModel? = nil, corsOrigins: Set<String> = []) async throws {
         directory = NSTemporaryDirectory() + "mlsec-router-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let keys = try APIKeyStore(database: try DatabaseQueue())
@@ -46,6 +46,7 @@ private struct Harness {
             checkpointSigner: try NoteSigner.generate(name: "test/audit"), checkpointOrigin: "test/audit",
             maxBodyBytes: 64 * 1024, maxBatch: 8)
         services.metrics = GatewayMetrics()
+        services.corsOrigins = corsOrigins
         self.services = services
         admin = try keys.create(name: "admin", role: "admin", models: ["*"]).1
         inference = try keys.create(name: "inference", role: "inference", models: ["digits"]).1
@@ -139,6 +140,20 @@ struct GatewayRouterTests {
         let (status, headers, body) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
         #expect(status == .internalServerError && headers[HTTPField.Name("MLSec-Receipt")!] == nil)
         #expect(String(decoding: body, as: UTF8.self) == #"{"error":"the model produced an invalid output"}"#)
+    }
+
+    @Test("CORS is off by default; configured origins get preflights and headers, others nothing")
+    func cors() async throws {
+        let origin = HTTPField.Name("Origin")!
+        let allow = HTTPField.Name("Access-Control-Allow-Origin")!
+        let off = try await Harness()
+        #expect(try await off.request(.get, "/v2/health/live", headers: [origin: "https://app.example"]).1[allow] == nil)
+        let on = try await Harness(corsOrigins: ["https://app.example"])
+        let preflight = try await on.request(.options, "/v2/models/digits/infer",
+                                             headers: [origin: "https://app.example", HTTPField.Name("Access-Control-Request-Method")!: "POST"])
+        #expect(preflight.0 == .noContent && preflight.1[allow] == "https://app.example")
+        #expect(try await on.request(.get, "/v2/models/digits", key: on.inference, headers: [origin: "https://app.example"]).1[allow] == "https://app.example")
+        #expect(try await on.request(.get, "/v2/health/live", headers: [origin: "https://evil.example"]).1[allow] == nil)
     }
 
     @Test("audit: decisions are in the log, without the keys")
