@@ -228,6 +228,17 @@ struct ValidationTests {
         #expect(throws: MLSecError.self) { _ = try Receipt(encoded: "not base64 !") }
     }
 
+    @Test("the documented example configuration (docs/gateway.example.json) parses with every section")
+    func exampleConfiguration() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/gateway.example.json").standardized.path
+        let c = try GatewayConfiguration(path: path)
+        #expect(c.listen.port == 8443 && c.listen.certificate != nil && c.listen.clientCA != nil && c.listen.minimumTLSVersion == "1.3")
+        #expect(c.jwt?.audience == "mlsec-gateway" && c.corsOrigins == ["https://console.example.com"])
+        #expect(c.clientCertificates["batch-scorer.internal"]?.role == "inference")
+        #expect(c.models.count == 1 && c.models[0].identities.count == 1 && c.models[0].inputRange == 0...1)
+        #expect(c.stateDirectory == "/var/lib/mlsec" && c.roles["reader"]?.permissions == [.readMetadata])
+    }
+
     @Test("the configuration file: safe defaults, unknown keys refused, paths resolved")
     func configuration() throws {
         let dir = NSTemporaryDirectory() + "mlsec-gw-\(UUID().uuidString)"
