@@ -76,7 +76,7 @@ private func pax(_ records: [(String, String)], type: Character = "x") -> [UInt8
 private let endMarker = [UInt8](repeating: 0, count: 1024)
 private let body = Array("tensor bytes\n".utf8)
 
-private func kinds(_ archive: TarArchive) -> Set<TarFinding.Kind> { Set(archive.findings.map(\.kind)) }
+private func kinds(_ archive: TarArchive) -> Set<TarAnomaly> { Set(archive.findings.map(\.kind)) }
 
 // MARK: - Python-written archives
 
@@ -351,11 +351,11 @@ struct TarHostileTests {
     }
 
     @Test func everyFindingKindIsCovered() {
-        let covered: Set<TarFinding.Kind> = [
+        let covered: Set<TarAnomaly> = [
             .pathTraversal, .absolutePath, .symlink, .hardlink, .specialFile, .duplicateName, .badChecksum,
             .truncated, .trailingData, .headerMismatch, .unsupportedType, .limit,
         ]
-        #expect(covered == Set(TarFinding.Kind.allCases))
+        #expect(covered == Set(TarAnomaly.allCases))
     }
 
     @Test(arguments: ["python_pax.tar", "python_gnu.tar", "python_ustar.tar"])

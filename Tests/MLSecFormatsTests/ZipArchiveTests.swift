@@ -131,7 +131,7 @@ private struct TestZip {
 private let text = Array("The quick brown fox jumps over the lazy dog.\n".utf8)
 
 
-private func kinds(_ archive: ZipArchive) -> Set<ZipFinding.Kind> { Set(archive.findings.map(\.kind)) }
+private func kinds(_ archive: ZipArchive) -> Set<ZipAnomaly> { Set(archive.findings.map(\.kind)) }
 
 private func open(_ zip: TestZip, limits: ZipLimits = .init()) throws -> ZipArchive {
     try ZipArchive(bytes: zip.bytes(), limits: limits)
@@ -548,12 +548,12 @@ struct ZipFindingTests {
 
     @Test func everyFindingKindIsCovered() {
         // Kept in step with the tests above: each kind has at least one test that produces it.
-        let covered: Set<ZipFinding.Kind> = [
+        let covered: Set<ZipAnomaly> = [
             .pathTraversal, .absolutePath, .symlink, .duplicateName, .headerMismatch, .flagTrick, .compressionBomb,
             .encrypted, .overlappingEntries, .prependedData, .trailingData, .multipleEOCD, .unsupportedMethod,
             .crcMismatch, .limit,
         ]
-        #expect(covered == Set(ZipFinding.Kind.allCases))
+        #expect(covered == Set(ZipAnomaly.allCases))
     }
 }
 

@@ -4,7 +4,7 @@ import MLSecCore
 
 /// Limits applied while a tar archive is listed.
 public struct TarLimits: Sendable {
-    /// Most members listed; listing stops with a ``TarFinding/Kind/limit`` finding after that.
+    /// Most members listed; listing stops with a ``TarAnomaly/limit`` finding after that.
     public var maxEntries: Int
     /// Longest member or link name in bytes (GNU long names and PAX paths included).
     public var maxNameBytes: Int
@@ -71,56 +71,36 @@ public struct TarEntry: Sendable, Hashable {
     public var hasData: Bool { kind == .file || kind == .other }
 }
 
-/// A structural anomaly found while listing a tar archive.
-public struct TarFinding: Sendable, Hashable, CustomStringConvertible {
-    /// What kind of anomaly this is. Raw values are stable identifiers for reports.
-    public enum Kind: String, Sendable, CaseIterable {
-        /// A member or link name has a `..` component.
-        case pathTraversal = "path-traversal"
-        /// A member or link name is absolute.
-        case absolutePath = "absolute-path"
-        /// A symbolic link member.
-        case symlink
-        /// A hard link member.
-        case hardlink
-        /// A device or FIFO member.
-        case specialFile = "special-file"
-        /// Two members have the same name (exactly or after normalisation); Python reads the last.
-        case duplicateName = "duplicate-name"
-        /// A header's checksum does not match; Python's tarfile stops listing there.
-        case badChecksum = "bad-checksum"
-        /// A member's data or a header runs past the end of the file.
-        case truncated
-        /// Data after the end-of-archive marker.
-        case trailingData = "trailing-data"
-        /// Header fields that readers interpret differently (size on a link, GNU prefix, global PAX path...).
-        case headerMismatch = "header-mismatch"
-        /// A member type this reader cannot read (sparse, multi-volume).
-        case unsupportedType = "unsupported-type"
-        /// A configured limit was reached; the listing is incomplete.
-        case limit
-    }
-
-    /// What kind of anomaly this is.
-    public let kind: Kind
-    /// A sentence for the person running the scan.
-    public let message: String
-    /// The member concerned, when there is one.
-    public let entryName: String?
-    /// The index of the member concerned, when there is one.
-    public let entryIndex: Int?
-
-    /// A finding about `entryName`.
-    public init(kind: Kind, message: String, entryName: String? = nil, entryIndex: Int? = nil) {
-        self.kind = kind
-        self.message = message
-        self.entryName = entryName
-        self.entryIndex = entryIndex
-    }
-
-    /// The kind's identifier in brackets, then the message.
-    public var description: String { "[\(kind.rawValue)] \(message)" }
+/// What kind of tar anomaly a finding reports. Raw values are stable identifiers for reports.
+public enum TarAnomaly: String, ArchiveAnomalyKind {
+    /// A member or link name has a `..` component.
+    case pathTraversal = "path-traversal"
+    /// A member or link name is absolute.
+    case absolutePath = "absolute-path"
+    /// A symbolic link member.
+    case symlink
+    /// A hard link member.
+    case hardlink
+    /// A device or FIFO member.
+    case specialFile = "special-file"
+    /// Two members have the same name (exactly or after normalisation); Python reads the last.
+    case duplicateName = "duplicate-name"
+    /// A header's checksum does not match; Python's tarfile stops listing there.
+    case badChecksum = "bad-checksum"
+    /// A member's data or a header runs past the end of the file.
+    case truncated
+    /// Data after the end-of-archive marker.
+    case trailingData = "trailing-data"
+    /// Header fields that readers interpret differently (size on a link, GNU prefix, global PAX path...).
+    case headerMismatch = "header-mismatch"
+    /// A member type this reader cannot read (sparse, multi-volume).
+    case unsupportedType = "unsupported-type"
+    /// A configured limit was reached; the listing is incomplete.
+    case limit
 }
+
+/// A structural anomaly of a tar archive.
+public typealias TarFinding = ArchiveFinding<TarAnomaly>
 
 /// A tar archive opened for inspection (POSIX ustar, GNU and PAX formats, and pre-POSIX v7 headers).
 ///
@@ -319,7 +299,7 @@ struct TarParser {
     let limits: TarLimits
     var entries: [TarEntry] = []
     private var findings: [TarFinding] = []
-    private var findingCounts: [TarFinding.Kind: Int] = [:]
+    private var findingCounts: [TarAnomaly: Int] = [:]
     private static let perKindCap = 1000
 
     init(source: ArchiveByteSource, limits: TarLimits) {
@@ -329,7 +309,7 @@ struct TarParser {
 
     private var label: String { source.label }
 
-    mutating func add(_ kind: TarFinding.Kind, _ message: String, name: String? = nil, index: Int? = nil) {
+    mutating func add(_ kind: TarAnomaly, _ message: String, name: String? = nil, index: Int? = nil) {
         let seen = findingCounts[kind, default: 0]
         findingCounts[kind] = seen + 1
         if seen < Self.perKindCap {
@@ -339,7 +319,7 @@ struct TarParser {
 
     func findingList() -> [TarFinding] {
         var out = findings
-        for kind in TarFinding.Kind.allCases {
+        for kind in TarAnomaly.allCases {
             let total = findingCounts[kind, default: 0]
             if total > Self.perKindCap {
                 out.append(
@@ -352,7 +332,7 @@ struct TarParser {
     }
 
     /// Stops listing: throws when nothing has been read yet (not a tar archive), else records a finding.
-    private mutating func stop(_ kind: TarFinding.Kind, _ message: String, atStart: Bool) throws {
+    private mutating func stop(_ kind: TarAnomaly, _ message: String, atStart: Bool) throws {
         if atStart { throw MLSecError.malformed("\(label) is not a tar archive: \(message)") }
         add(kind, message)
     }

@@ -44,9 +44,9 @@ struct ZipCentralRecord {
 struct ZipFindingCollector {
     static let perKindCap = 1000
     private var list: [ZipFinding] = []
-    private var counts: [ZipFinding.Kind: Int] = [:]
+    private var counts: [ZipAnomaly: Int] = [:]
 
-    mutating func add(_ kind: ZipFinding.Kind, _ message: String, name: String? = nil, index: Int? = nil) {
+    mutating func add(_ kind: ZipAnomaly, _ message: String, name: String? = nil, index: Int? = nil) {
         let seen = counts[kind, default: 0]
         counts[kind] = seen + 1
         if seen < Self.perKindCap {
@@ -54,12 +54,12 @@ struct ZipFindingCollector {
         }
     }
 
-    func count(_ kind: ZipFinding.Kind) -> Int { counts[kind, default: 0] }
+    func count(_ kind: ZipAnomaly) -> Int { counts[kind, default: 0] }
 
     /// The findings, with one summary per kind that went over the cap.
     func finish() -> [ZipFinding] {
         var out = list
-        for kind in ZipFinding.Kind.allCases {
+        for kind in ZipAnomaly.allCases {
             let total = counts[kind, default: 0]
             if total > Self.perKindCap {
                 out.append(

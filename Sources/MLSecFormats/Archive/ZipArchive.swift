@@ -126,8 +126,8 @@ public struct ZipArchive: Sendable {
 
     /// Decompresses every entry that can be read (stored, deflate, bzip2, LZMA; not encrypted; declared size at
     /// most `maxBytes`), discarding the output, and reports what the data itself reveals: CRC-32 mismatches as
-    /// ``ZipFinding/Kind/crcMismatch``, corrupt, truncated or size-lying data as
-    /// ``ZipFinding/Kind/headerMismatch``, and entries skipped for size as ``ZipFinding/Kind/limit``. Entries
+    /// ``ZipAnomaly/crcMismatch``, corrupt, truncated or size-lying data as
+    /// ``ZipAnomaly/headerMismatch``, and entries skipped for size as ``ZipAnomaly/limit``. Entries
     /// that are encrypted, use unsupported methods or have no local header are skipped silently: opening the
     /// archive already reported them. Memory use is one chunk, whatever the entry sizes.
     public func verifyEntries(maxBytes: Int) -> [ZipFinding] {

@@ -1,7 +1,7 @@
 // ZipEntry: one member of a zip archive as its central directory describes it, and the reader's limits and findings.
 
 /// Limits applied while a zip archive is opened and read. Reaching one is reported as a finding of kind
-/// ``ZipFinding/Kind/limit`` or ``ZipFinding/Kind/compressionBomb``; reads refuse entries over the limits.
+/// ``ZipAnomaly/limit`` or ``ZipAnomaly/compressionBomb``; reads refuse entries over the limits.
 public struct ZipLimits: Sendable {
     /// Most central-directory records listed; the rest are not parsed.
     public var maxEntries: Int
@@ -98,65 +98,44 @@ public struct ZipEntry: Sendable, Hashable {
     }
 }
 
-/// A structural anomaly found while opening a zip archive: something that is either dangerous on extraction
-/// or read differently by a lenient and a strict zip reader.
-public struct ZipFinding: Sendable, Hashable, CustomStringConvertible {
-    /// What kind of anomaly this is. Raw values are stable identifiers for reports.
-    public enum Kind: String, Sendable, CaseIterable {
-        /// A name has a `..` component.
-        case pathTraversal = "path-traversal"
-        /// A name starts with `/`, `\` or a drive letter.
-        case absolutePath = "absolute-path"
-        /// The entry's Unix mode is a symbolic link.
-        case symlink
-        /// Two entries have the same name, exactly or after normalising `./`, `//` and backslashes.
-        case duplicateName = "duplicate-name"
-        /// A local header, data descriptor, ZIP64 record or end record disagrees with the central directory,
-        /// or a declared size does not fit the file.
-        case headerMismatch = "header-mismatch"
-        /// General-purpose flags that readers interpret differently (encryption bit without encryption,
-        /// UTF-8 bit that does not match the name).
-        case flagTrick = "flag-trick"
-        /// Declared sizes exceed the compression-ratio or total-size limits.
-        case compressionBomb = "compression-bomb"
-        /// The entry is encrypted.
-        case encrypted
-        /// Two entries' data ranges, or an entry and the central directory, overlap.
-        case overlappingEntries = "overlapping-entries"
-        /// Bytes before the first local header, or offsets that only work with a shift.
-        case prependedData = "prepended-data"
-        /// Bytes after the end record's comment.
-        case trailingData = "trailing-data"
-        /// More than one end-of-central-directory signature near the end of the file.
-        case multipleEOCD = "multiple-eocd"
-        /// A compression method this reader cannot decompress.
-        case unsupportedMethod = "unsupported-method"
-        /// Stored data whose CRC-32 does not match (reported by checks that read data).
-        case crcMismatch = "crc-mismatch"
-        /// A configured limit was reached; the listing may be incomplete.
-        case limit
-    }
-
-    /// What kind of anomaly this is.
-    public let kind: Kind
-    /// A sentence for the person running the scan.
-    public let message: String
-    /// The entry concerned, when there is one.
-    public let entryName: String?
-    /// The central-directory index of the entry concerned, when there is one.
-    public let entryIndex: Int?
-
-    /// A finding; `entryIndex` tells apart entries with equal names.
-    public init(kind: Kind, message: String, entryName: String? = nil, entryIndex: Int? = nil) {
-        self.kind = kind
-        self.message = message
-        self.entryName = entryName
-        self.entryIndex = entryIndex
-    }
-
-    /// The kind's identifier in brackets, then the message.
-    public var description: String { "[\(kind.rawValue)] \(message)" }
+/// What kind of zip anomaly a finding reports. Raw values are stable identifiers for reports.
+public enum ZipAnomaly: String, ArchiveAnomalyKind {
+    /// A name has a `..` component.
+    case pathTraversal = "path-traversal"
+    /// A name starts with `/`, `\` or a drive letter.
+    case absolutePath = "absolute-path"
+    /// The entry's Unix mode is a symbolic link.
+    case symlink
+    /// Two entries have the same name, exactly or after normalising `./`, `//` and backslashes.
+    case duplicateName = "duplicate-name"
+    /// A local header, data descriptor, ZIP64 record or end record disagrees with the central directory,
+    /// or a declared size does not fit the file.
+    case headerMismatch = "header-mismatch"
+    /// General-purpose flags that readers interpret differently (encryption bit without encryption,
+    /// UTF-8 bit that does not match the name).
+    case flagTrick = "flag-trick"
+    /// Declared sizes exceed the compression-ratio or total-size limits.
+    case compressionBomb = "compression-bomb"
+    /// The entry is encrypted.
+    case encrypted
+    /// Two entries' data ranges, or an entry and the central directory, overlap.
+    case overlappingEntries = "overlapping-entries"
+    /// Bytes before the first local header, or offsets that only work with a shift.
+    case prependedData = "prepended-data"
+    /// Bytes after the end record's comment.
+    case trailingData = "trailing-data"
+    /// More than one end-of-central-directory signature near the end of the file.
+    case multipleEOCD = "multiple-eocd"
+    /// A compression method this reader cannot decompress.
+    case unsupportedMethod = "unsupported-method"
+    /// Stored data whose CRC-32 does not match (reported by checks that read data).
+    case crcMismatch = "crc-mismatch"
+    /// A configured limit was reached; the listing may be incomplete.
+    case limit
 }
+
+/// A structural anomaly of a zip archive.
+public typealias ZipFinding = ArchiveFinding<ZipAnomaly>
 
 /// Decoding of entry names.
 enum ZipNameDecoding {

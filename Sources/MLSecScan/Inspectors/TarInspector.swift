@@ -8,22 +8,11 @@ struct TarInspector {
     let scanner: ModelScanner
 
     func inspect(_ source: ModelScanner.Source, location: String?, depth: Int, findings: inout [Finding]) throws -> String {
-        let archive: TarArchive
-        do {
-            switch source {
-            case .file(let path, _): archive = try TarArchive(path: path)
-            case .bytes(let b): archive = try TarArchive(bytes: b)
-            }
-        } catch let error as MLSecError {
-            findings.append(Finding(.high, rule: "tar-anomaly", message: error.message, location: location, class: .malformed))
-            return "tar"
-        }
-        for f in archive.findings {
-            let severe: Set<TarFinding.Kind> = [.pathTraversal, .absolutePath, .symlink, .hardlink, .specialFile, .duplicateName]
-            findings.append(Finding(severe.contains(f.kind) ? .critical : .high, rule: "tar-anomaly",
-                                    message: "\(f.kind.rawValue): \(f.message)",
-                                    location: scanner.join(location, f.entryName ?? "(archive)"), class: .malformed))
-        }
+        guard let archive = try scanner.openArchive(
+            source, location: location, openRule: "tar-anomaly", anomalyRule: "tar-anomaly", findings: &findings,
+            severe: [TarAnomaly.pathTraversal, .absolutePath, .symlink, .hardlink, .specialFile, .duplicateName],
+            file: { try TarArchive(path: $0) }, bytes: { try TarArchive(bytes: $0) }, anomalies: \.findings)
+        else { return "tar" }
         let names = Set(archive.entries.map(\.name))
         let isLegacyPyTorch = names.contains("pickle") && names.contains("storages")
         for entry in archive.entries where entry.hasData {

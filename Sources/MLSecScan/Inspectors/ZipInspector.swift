@@ -8,22 +8,11 @@ struct ZipInspector {
     let scanner: ModelScanner
 
     func inspect(_ source: ModelScanner.Source, location: String?, depth: Int, findings: inout [Finding]) throws -> String {
-        let archive: ZipArchive
-        do {
-            switch source {
-            case .file(let path, _): archive = try ZipArchive(path: path)
-            case .bytes(let b): archive = try ZipArchive(bytes: b)
-            }
-        } catch let error as MLSecError {
-            findings.append(Finding(.high, rule: "zip-malformed", message: error.message, location: location, class: .malformed))
-            return "zip"
-        }
-        for f in archive.findings {
-            let severe: Set<ZipFinding.Kind> = [.pathTraversal, .absolutePath, .symlink, .duplicateName, .headerMismatch]
-            findings.append(Finding(severe.contains(f.kind) ? .critical : .high, rule: "zip-anomaly",
-                                    message: "\(f.kind.rawValue): \(f.message)",
-                                    location: scanner.join(location, f.entryName ?? "(archive)"), class: .malformed))
-        }
+        guard let archive = try scanner.openArchive(
+            source, location: location, openRule: "zip-malformed", anomalyRule: "zip-anomaly", findings: &findings,
+            severe: [ZipAnomaly.pathTraversal, .absolutePath, .symlink, .duplicateName, .headerMismatch],
+            file: { try ZipArchive(path: $0) }, bytes: { try ZipArchive(bytes: $0) }, anomalies: \.findings)
+        else { return "zip" }
         let names = archive.entries.map(\.name)
         let isPyTorch = names.contains { $0 == "data.pkl" || $0.hasSuffix("/data.pkl") }
         let isKeras = names.contains("config.json") && (names.contains("metadata.json") || names.contains("model.weights.h5"))
