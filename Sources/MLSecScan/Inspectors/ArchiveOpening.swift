@@ -29,4 +29,23 @@ extension ModelScanner {
         }
         return archive
     }
+
+    /// Reads one archive member for inspection: a member over the size limit becomes a `scan-limit` finding, a
+    /// member that cannot be read a malformed finding (rule `rule`); both give `nil`.
+    func readMember(
+        size: Int64, location: String, rule: String, findings: inout [Finding], read: (Int) throws -> [UInt8]
+    ) throws -> [UInt8]? {
+        guard size <= Int64(options.maxMemberBytes) else {
+            findings.append(Finding(.medium, rule: "scan-limit",
+                                    message: "member of \(size) bytes is over the \(options.maxMemberBytes)-byte inspection limit",
+                                    location: location))
+            return nil
+        }
+        do {
+            return try read(options.maxMemberBytes)
+        } catch let error as MLSecError {
+            findings.append(Finding(.high, rule: rule, message: error.message, location: location, class: .malformed))
+            return nil
+        }
+    }
 }

@@ -17,20 +17,10 @@ struct TarInspector {
         let isLegacyPyTorch = names.contains("pickle") && names.contains("storages")
         for entry in archive.entries where entry.hasData {
             let memberLocation = scanner.join(location, entry.name)
-            guard entry.size <= scanner.options.maxMemberBytes else {
-                findings.append(Finding(.medium, rule: "scan-limit",
-                                        message: "member of \(entry.size) bytes is over the inspection limit",
-                                        location: memberLocation))
-                continue
-            }
-            let bytes: [UInt8]
-            do {
-                bytes = try archive.read(entry, maxBytes: scanner.options.maxMemberBytes)
-            } catch let error as MLSecError {
-                findings.append(Finding(.high, rule: "tar-anomaly", message: error.message, location: memberLocation,
-                                        class: .malformed))
-                continue
-            }
+            guard let bytes = try scanner.readMember(
+                size: Int64(entry.size), location: memberLocation, rule: "tar-anomaly", findings: &findings,
+                read: { try archive.read(entry, maxBytes: $0) })
+            else { continue }
             if isLegacyPyTorch, entry.name == "storages" || entry.name == "tensors" {
                 // A count, then per record a small pickle and raw bytes the loader reads between the pickles.
                 let layout: PickleStreamLayout = entry.name == "storages" ? .legacyTorchStorages : .legacyTorchTensors

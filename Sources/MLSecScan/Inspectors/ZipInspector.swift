@@ -23,20 +23,10 @@ struct ZipInspector {
             let memberLocation = scanner.join(location, entry.name)
             // PyTorch never unpickles its tensor storages (archive/data/<key>): they are raw bytes, not code.
             if isPyTorch, Self.isPyTorchStorage(entry.name) { continue }
-            if entry.uncompressedSize > scanner.options.maxMemberBytes {
-                findings.append(Finding(.medium, rule: "scan-limit",
-                                        message: "member of \(entry.uncompressedSize) bytes is over the \(scanner.options.maxMemberBytes)-byte inspection limit",
-                                        location: memberLocation))
-                continue
-            }
-            let bytes: [UInt8]
-            do {
-                bytes = try archive.read(entry, maxBytes: scanner.options.maxMemberBytes)
-            } catch let error as MLSecError {
-                findings.append(Finding(.high, rule: "zip-malformed", message: error.message, location: memberLocation,
-                                        class: .malformed))
-                continue
-            }
+            guard let bytes = try scanner.readMember(
+                size: Int64(entry.uncompressedSize), location: memberLocation, rule: "zip-malformed", findings: &findings,
+                read: { try archive.read(entry, maxBytes: $0) })
+            else { continue }
             if isKeras, entry.name == "config.json" {
                 KerasConfigInspector().inspect(jsonBytes: bytes, location: memberLocation, findings: &findings)
                 continue
