@@ -72,6 +72,8 @@ let package = Package(
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -89,6 +91,12 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "CryptoExtras", package: "swift-crypto"),
             ]
+        ),
+        // The gateway benchmark's yardstick (Benchmarks/gateway/bench.py): bare Hummingbird, no controls.
+        .executableTarget(
+            name: "mlsec-gateway-baseline",
+            dependencies: ["MLSecEngine", .product(name: "Hummingbird", package: "hummingbird")],
+            path: "Benchmarks/gateway/baseline"
         ),
         .executableTarget(
             name: "mlsec",

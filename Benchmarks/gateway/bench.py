@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """The secured inference endpoint under wrk on 127.0.0.1, side by side with nginx returning a static 200.
 
-Starts nginx (a static 200) and `mlsec serve --demo` (API key, RBAC, a per-key rate limit set high,
-validation, inference, output validation, a signed receipt and a durable audit entry per request), then runs
-wrk against: nginx; the JSON infer endpoint with a 1x64 FP32 input; the same with the binary tensor
-extension; and the unauthenticated health endpoint. Prints requests/s, p50/p99 latency and the ratios to
-nginx. Needs `wrk` and `nginx` (apt-get install wrk nginx-light). Bounded: a few runs of --seconds each.
+Starts nginx (a static 200), `mlsec serve --demo` (API key, RBAC, a per-key rate limit set high, validation,
+inference, output validation, a signed receipt and a durable audit entry per request) and the yardstick
+`mlsec-gateway-baseline` (bare Hummingbird, Codable V2 JSON, the same model, no controls), then runs wrk
+against: nginx; the baseline; MLSec's JSON infer endpoint with a 1x64 FP32 input; the same with the binary
+tensor extension; and MLSec's unauthenticated health endpoint. Targets are interleaved in each round and the
+medians of the rounds are printed with p50/p99 latency and the ratios to nginx and to the baseline. Same
+method as ../shared/references/inference-gateway.md: wrk -t1 -c32, nginx with 2 workers.
+Needs `wrk` and `nginx` (apt-get install wrk nginx-light) and a release build of both executables.
+Bounded: rounds x targets x --seconds.
 
-Usage: bench.py [--seconds 10] [--connections 32] [--threads 2]
+Usage: bench.py [--seconds 8] [--rounds 3] [--connections 32] [--threads 1]
 """
 import argparse
 import json
@@ -46,10 +50,12 @@ def wrk(url, seconds, connections, threads, script=None):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seconds", type=int, default=10)
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--mlsec", default=str(ROOT / ".build" / "release" / "mlsec"))
+    ap.add_argument("--baseline", default=str(ROOT / ".build" / "release" / "mlsec-gateway-baseline"))
     args = ap.parse_args()
     for tool in ["wrk", "nginx"]:
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
@@ -59,61 +65,96 @@ def main():
     try:
         nport = free_port()
         (work / "nginx.conf").write_text(f"""
-worker_processes auto; daemon off; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
+worker_processes 2; daemon off; pid {work}/nginx.pid; error_log {work}/nginx-error.log;
 events {{ worker_connections 1024; }}
 http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fastcgi_temp_path {work};
         uwsgi_temp_path {work}; scgi_temp_path {work};
         server {{ listen 127.0.0.1:{nport}; location / {{ return 200 "ok"; }} }} }}
 """)
         procs.append(subprocess.Popen([shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(work / "nginx.conf")]))
-        gport = free_port()
-        gw = subprocess.Popen([args.mlsec, "serve", "--demo", "--state-dir", str(work / "state"), "--port", str(gport)],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        procs.append(gw)
-        for line in gw.stdout:
-            if line.startswith("mlsec gateway listening on"):
-                break
-        url = f"http://127.0.0.1:{gport}"
-        creds = json.loads((work / "state" / "demo-credentials.json").read_text())
-        req = urllib.request.Request(url + "/admin/keys", method="POST", data=json.dumps({
-            "name": "bench", "role": "inference", "models": ["digits"],
-            "rate_limit": {"requests_per_second": 1000000, "burst": 1000000}}).encode(),
-            headers={"Authorization": f"Bearer {creds['api_keys']['admin']}", "Content-Type": "application/json"})
-        key = json.loads(urllib.request.urlopen(req).read())["key"]
+        gateways = []
+
+        def gateway(name, extra):
+            port = free_port()
+            state = work / name
+            gw = subprocess.Popen([args.mlsec, "serve", "--demo", "--state-dir", str(state), "--port", str(port)] + extra,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            procs.append(gw)
+            gateways.append((name, gw))
+            for line in gw.stdout:
+                if line.startswith("mlsec gateway listening on"):
+                    break
+            url = f"http://127.0.0.1:{port}"
+            creds = json.loads((state / "demo-credentials.json").read_text())
+            req = urllib.request.Request(url + "/admin/keys", method="POST", data=json.dumps({
+                "name": "bench", "role": "inference", "models": ["digits"],
+                "rate_limit": {"requests_per_second": 1000000, "burst": 1000000}}).encode(),
+                headers={"Authorization": f"Bearer {creds['api_keys']['admin']}", "Content-Type": "application/json"})
+            return url, json.loads(urllib.request.urlopen(req).read())["key"]
+
+        url, key = gateway("state", [])
+        batch_url, batch_key = gateway("state-batch", ["--audit-durability", "batch"])
         values = [((i * 7) % 17) / 16 for i in range(64)]
         body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": values}]})
-        (work / "json.lua").write_text(
-            'wrk.method = "POST"\n'
-            f'wrk.body = {json.dumps(body)}\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+        for name, k in [("json.lua", key), ("json-batch.lua", batch_key)]:
+            (work / name).write_text(
+                'wrk.method = "POST"\n'
+                f'wrk.body = {json.dumps(body)}\n'
+                'wrk.headers["Content-Type"] = "application/json"\n'
+                f'wrk.headers["Authorization"] = "Bearer {k}"\n')
         header = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
                                          "parameters": {"binary_data_size": 256}}],
                              "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
         blob = header + struct.pack("<64f", *values)
         lua_bytes = "".join(f"\\{b}" for b in blob)
-        (work / "binary.lua").write_text(
+        for name, k in [("binary.lua", key), ("binary-batch.lua", batch_key)]:
+            (work / name).write_text(
+                'wrk.method = "POST"\n'
+                f'wrk.body = "{lua_bytes}"\n'
+                'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+                f'wrk.headers["Inference-Header-Content-Length"] = "{len(header)}"\n'
+                f'wrk.headers["Authorization"] = "Bearer {k}"\n')
+        bport = free_port()
+        baseline = subprocess.Popen([args.baseline, str(work / "state" / "models" / "digits" / "1"), str(bport)],
+                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        procs.append(baseline)
+        baseline.stdout.readline()
+        (work / "plain.lua").write_text(
             'wrk.method = "POST"\n'
-            f'wrk.body = "{lua_bytes}"\n'
-            'wrk.headers["Content-Type"] = "application/octet-stream"\n'
-            f'wrk.headers["Inference-Header-Content-Length"] = "{len(header)}"\n'
-            f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+            f'wrk.body = {json.dumps(body)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n')
         time.sleep(1)
         runs = [
             ("nginx static 200", f"http://127.0.0.1:{nport}/", None),
-            ("mlsec infer, JSON 1x64", url + "/v2/models/digits/infer", str(work / "json.lua")),
-            ("mlsec infer, binary 1x64", url + "/v2/models/digits/infer", str(work / "binary.lua")),
+            ("bare Hummingbird infer JSON", f"http://127.0.0.1:{bport}/v2/models/digits/infer", str(work / "plain.lua")),
+            ("mlsec infer JSON", url + "/v2/models/digits/infer", str(work / "json.lua")),
+            ("mlsec infer binary", url + "/v2/models/digits/infer", str(work / "binary.lua")),
+            ("mlsec infer JSON, batch audit", batch_url + "/v2/models/digits/infer", str(work / "json-batch.lua")),
+            ("mlsec infer binary, batch audit", batch_url + "/v2/models/digits/infer", str(work / "binary-batch.lua")),
             ("mlsec health (no auth)", url + "/v2/health/live", None),
         ]
-        results = [(name, *wrk(u, args.seconds, args.connections, args.threads, s)) for name, u, s in runs]
-        base = results[0][1]
-        print(f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1, {os.cpu_count()} cores")
-        print(f"{'endpoint':28} {'req/s':>10} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'of nginx':>9}")
-        for name, rps, p50, p99, bad in results:
-            print(f"{name:28} {rps:10.0f} {p50:>9} {p99:>9} {bad:8d} {rps / base:9.3f}")
-        audit = subprocess.run([args.mlsec, "audit", "root", "--log", str(work / "state" / "audit.db")],
-                               capture_output=True, text=True)
-        print("audit entries written:", json.loads(audit.stdout)["size"] if audit.returncode == 0 else "?")
+        rounds = [[wrk(u, args.seconds, args.connections, args.threads, s) for _, u, s in runs] for _ in range(args.rounds)]
+        results = []
+        for i, (name, _, _) in enumerate(runs):
+            ordered = sorted((r[i] for r in rounds), key=lambda r: r[0])
+            rps, p50, p99, _ = ordered[len(ordered) // 2]
+            results.append((name, rps, p50, p99, sum(r[i][3] for r in rounds), [r[i][0] for r in rounds]))
+        base, yardstick = results[0][1], results[1][1]
+        print(f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s on 127.0.0.1, {os.cpu_count()} cores, "
+              f"median of {args.rounds} interleaved rounds")
+        print(f"{'endpoint':32} {'req/s':>9} {'p50':>9} {'p99':>9} {'non-2xx':>8} {'of nginx':>9} {'of bare HB':>10}  runs")
+        for name, rps, p50, p99, bad, all_rps in results:
+            print(f"{name:32} {rps:9.0f} {p50:>9} {p99:>9} {bad:8d} {rps / base:9.3f} {rps / yardstick:10.2f}  "
+                  + " / ".join(f"{r:.0f}" for r in all_rps))
+        for name, gw in gateways:  # a clean stop drains the batch writer; then count what each log holds
+            gw.send_signal(signal.SIGTERM)
+            gw.wait(timeout=30)
+            audit = subprocess.run([args.mlsec, "audit", "verify", "--log", str(work / name / "audit.db")],
+                                   capture_output=True, text=True)
+            root = subprocess.run([args.mlsec, "audit", "root", "--log", str(work / name / "audit.db")],
+                                  capture_output=True, text=True)
+            size = json.loads(root.stdout)["size"] if root.returncode == 0 else "?"
+            print(f"audit log {name}: {size} entries, verify exit {audit.returncode}")
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)

@@ -100,18 +100,26 @@ public struct AuditEvent: Sendable, Equatable {
     }
 
     /// The event as JSON (fields absent when nil).
-    public var json: JSONValue {
-        var members: [(String, JSONValue)] = [
-            ("time", .string(time)), ("actor", .string(actor)), ("action", .string(action)),
-            ("resource", .string(resource)), ("decision", .string(decision.rawValue)),
-        ]
-        for (key, value) in [("reason", reason), ("request_id", requestID), ("request_digest", requestDigest),
-                             ("model_digest", modelDigest), ("receipt_digest", receiptDigest)] {
-            if let value { members.append((key, .string(value))) }
-        }
-        return .object(members)
+    public var json: JSONValue { .object(members.map { ($0.0, .string($0.1)) }) }
+
+    /// The present fields in key order (the canonical order).
+    private var members: [(String, String)] {
+        var members: [(String, String)] = [("action", action), ("actor", actor), ("decision", decision.rawValue)]
+        members.reserveCapacity(10)
+        if let modelDigest { members.append(("model_digest", modelDigest)) }
+        if let reason { members.append(("reason", reason)) }
+        if let receiptDigest { members.append(("receipt_digest", receiptDigest)) }
+        if let requestDigest { members.append(("request_digest", requestDigest)) }
+        if let requestID { members.append(("request_id", requestID)) }
+        members.append(("resource", resource))
+        members.append(("time", time))
+        return members
     }
 
-    /// The bytes stored in the log: canonical JSON.
-    public var canonicalBytes: [UInt8] { JSONWriter.canonical(json) }
+    public var canonicalBytes: [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(384)
+        JSONWriter.appendObject(members, to: &out)
+        return out
+    }
 }

@@ -10,23 +10,48 @@ public enum Base64 {
     /// Encodes with `alphabet`, with or without `=` padding (no Foundation: this runs per request in the gateway).
     private static func encode<Bytes: Sequence>(_ bytes: Bytes, alphabet: [UInt8], pad: Bool) -> String
     where Bytes.Element == UInt8 {
-        let input = Array(bytes)
-        var out = [UInt8]()
-        out.reserveCapacity((input.count + 2) / 3 * 4)
-        var i = 0
-        while i + 3 <= input.count {
-            let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
-            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
-            i += 3
+        if let text = bytes.withContiguousStorageIfAvailable({ encode(buffer: $0, alphabet: alphabet, pad: pad) }) {
+            return text
         }
-        let rest = input.count - i
-        if rest > 0 {
-            let n = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
-            out += [alphabet[Int(n >> 18)], alphabet[Int(n >> 12 & 63)]]
-            if rest == 2 { out.append(alphabet[Int(n >> 6 & 63)]) }
-            if pad { out += rest == 2 ? [61] : [61, 61] }
+        return Array(bytes).withUnsafeBufferPointer { encode(buffer: $0, alphabet: alphabet, pad: pad) }
+    }
+
+    private static func encode(buffer input: UnsafeBufferPointer<UInt8>, alphabet: [UInt8], pad: Bool) -> String {
+        let full = input.count / 3
+        let rest = input.count - full * 3
+        let length = full * 4 + (rest == 0 ? 0 : (pad ? 4 : rest + 1))
+        return alphabet.withUnsafeBufferPointer { table in
+            String(unsafeUninitializedCapacity: length) { out in
+                var o = 0
+                for block in 0..<full {
+                    let i = block * 3
+                    let n = UInt32(input[i]) << 16 | UInt32(input[i + 1]) << 8 | UInt32(input[i + 2])
+                    out[o] = table[Int(n >> 18)]
+                    out[o + 1] = table[Int(n >> 12 & 63)]
+                    out[o + 2] = table[Int(n >> 6 & 63)]
+                    out[o + 3] = table[Int(n & 63)]
+                    o += 4
+                }
+                if rest > 0 {
+                    let i = full * 3
+                    let n = UInt32(input[i]) << 16 | (rest == 2 ? UInt32(input[i + 1]) << 8 : 0)
+                    out[o] = table[Int(n >> 18)]
+                    out[o + 1] = table[Int(n >> 12 & 63)]
+                    o += 2
+                    if rest == 2 {
+                        out[o] = table[Int(n >> 6 & 63)]
+                        o += 1
+                    }
+                    if pad {
+                        while o < length {
+                            out[o] = UInt8(ascii: "=")
+                            o += 1
+                        }
+                    }
+                }
+                return o
+            }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Standard alphabet with padding.

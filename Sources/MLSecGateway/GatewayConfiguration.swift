@@ -12,7 +12,7 @@ import MLSecCore
 ///   "allow_plaintext": false,
 ///   "state_dir": "state",
 ///   "limits": {"max_body_bytes": 8388608, "max_batch": 64},
-///   "audit": {"origin": "mlsec.example/audit"},
+///   "audit": {"origin": "mlsec.example/audit", "durability": "request"},
 ///   "roles": {"reader": ["read_metadata"]},
 ///   "models": [{"name": "digits", "version": "1", "path": "models/digits/1", "signature": "models/digits-1.sig",
 ///               "public_keys": ["publisher.pub"], "identities": [], "input_range": [0, 1]}]
@@ -24,6 +24,7 @@ public struct GatewayConfiguration: Sendable {
     public var maxBodyBytes = 8 << 20
     public var maxBatch = 64
     public var auditOrigin = "mlsec/audit"
+    public var auditDurability = AuditDurability.request
     public var roles: [String: Role] = Role.builtIn
     public var models: [ModelSource] = []
     public var jwt: JWTConfiguration?
@@ -100,8 +101,14 @@ public struct GatewayConfiguration: Sendable {
             jwt = JWTConfiguration(jwksPath: resolve(jwks), issuer: issuer, audience: audience)
         }
         if let audit = doc["audit"] {
-            try Self.check(audit, allowed: ["origin"], "audit")
+            try Self.check(audit, allowed: ["origin", "durability"], "audit")
             auditOrigin = audit["origin"]?.stringValue ?? auditOrigin
+            if let value = audit["durability"] {
+                guard let durability = value.stringValue.flatMap(AuditDurability.init(rawValue:)) else {
+                    throw MLSecError.malformed("audit.durability must be \"request\" or \"batch\"")
+                }
+                auditDurability = durability
+            }
         }
         if let roles = doc["roles"]?.objectValue {
             for (name, permissions) in roles {

@@ -60,7 +60,7 @@ public enum GatewayState {
             let model = try await ModelLoader.load(source)
             models[model.name] = model
         }
-        let audit = AuditRecorder(log: try AuditLog(path: "\(dir)/audit.db"))
+        let audit = AuditRecorder(log: try AuditLog(path: "\(dir)/audit.db"), durability: configuration.auditDurability)
         for model in models.values {
             try await audit.record(AuditEvent(actor: "gateway", action: "model.load", resource: "models/\(model.name)/versions/\(model.version)",
                                               decision: .allow, reason: "signature verified, scan clean", modelDigest: model.digest))

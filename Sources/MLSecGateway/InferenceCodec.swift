@@ -105,7 +105,7 @@ public enum InferenceCodec {
         switch value {
         case .number(let text):
             guard values.count < limit else { throw .badRequest("the input has more values than its shape allows") }
-            guard let v = Float(text) else { throw .badRequest("input value \"\(text.prefix(20))\" is not a number") }
+            guard let v = decimalFloat(text) else { throw .badRequest("input value \"\(text.prefix(20))\" is not a number") }
             values.append(v)
         case .array(let items):
             guard depth < 4 else { throw .badRequest("input data is nested too deeply") }
@@ -113,6 +113,32 @@ public enum InferenceCodec {
         default:
             throw .badRequest("input data must be numbers (FP32)")
         }
+    }
+
+    private static let exactPowersOfTen: [Float] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10]
+
+    /// A JSON number literal as the nearest FP32 value. Fast path (Clinger): a literal without exponent whose
+    /// digits form an integer below 2^24 with at most 10 fraction digits is one exact Float divided by an
+    /// exact power of ten, a single correctly rounded IEEE division. Anything else goes to `Float(String)`.
+    public static func decimalFloat(_ text: String) -> Float? {
+        var mantissa: UInt32 = 0
+        var fractionDigits = 0
+        var negative = false
+        var afterPoint = false
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                mantissa = mantissa * 10 + UInt32(byte - UInt8(ascii: "0"))
+                guard mantissa < 1 << 24 else { return Float(text) }
+                if afterPoint { fractionDigits += 1 }
+            case UInt8(ascii: "."): afterPoint = true
+            case UInt8(ascii: "-"): negative = true
+            default: return Float(text)  // exponent
+            }
+        }
+        guard fractionDigits < exactPowersOfTen.count else { return Float(text) }
+        let magnitude = Float(mantissa) / exactPowersOfTen[fractionDigits]
+        return negative ? -magnitude : magnitude
     }
 
     /// Checks an output: finite values, the declared shape, and probability rows for softmax models.
@@ -150,9 +176,7 @@ public enum InferenceCodec {
         let headerLength = body.count
         body.reserveCapacity(headerLength + values.count * 4)
         for v in values {
-            let bits = v.bitPattern.littleEndian
-            body += [UInt8(truncatingIfNeeded: bits), UInt8(truncatingIfNeeded: bits >> 8),
-                     UInt8(truncatingIfNeeded: bits >> 16), UInt8(truncatingIfNeeded: bits >> 24)]
+            withUnsafeBytes(of: v.bitPattern.littleEndian) { body.append(contentsOf: $0) }
         }
         return (body, headerLength)
     }

@@ -121,7 +121,7 @@ struct InferenceRoutes {
         let encoded = receipt.encoded
         try await services.audit.record(AuditEvent(
             actor: principal.id, action: "infer", resource: resource, decision: .allow, reason: "batch \(parsed.batch)",
-            requestID: context.requestID, requestDigest: "sha256:" + Hex.encode(SHA256.hash(data: body)),
+            requestID: context.requestID, requestDigest: receipt.fields["request_sha256"].map { "sha256:" + $0 },
             modelDigest: model.digest, receiptDigest: "sha256:" + Hex.encode(SHA256.hash(data: Array(encoded.utf8)))))
         services.metrics.inference(model: model.name, batch: parsed.batch)
         var headers: HTTPFields = [Self.receipt: encoded]

@@ -1,6 +1,9 @@
 // JSONLogHandler: structured logs, one JSON object per line on standard error (swift-log backend).
 
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import MLSecCore
 
@@ -31,12 +34,37 @@ public struct JSONLogHandler: LogHandler {
     }
 
     public func log(event: LogEvent) {
-        var members: [(String, JSONValue)] = [
-            ("time", .string(RFC3339.now(fractional: true))), ("level", .string(event.level.rawValue)),
-            ("logger", .string(label)), ("message", .string(event.message.description)),
-        ]
-        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
-        for (key, value) in merged.sorted(by: { $0.key < $1.key }) { members.append((key, Self.json(value))) }
-        FileHandle.standardError.write(Data(JSONWriter.bytes(.object(members)) + [0x0A]))
+        var line: [UInt8] = []
+        line.reserveCapacity(320)
+        JSONWriter.appendObject([
+            ("time", RFC3339.now(fractional: true)), ("level", event.level.rawValue), ("logger", label),
+            ("message", event.message.description),
+        ], to: &line)
+        line.removeLast()  // reopen the object for the metadata members
+        var merged = metadata
+        if let extra = event.metadata { merged.merge(extra) { $1 } }
+        for (key, value) in merged.sorted(by: { $0.key < $1.key }) {
+            line.append(UInt8(ascii: ","))
+            JSONWriter.appendString(key, to: &line)
+            line.append(UInt8(ascii: ":"))
+            switch value {
+            case .string(let text): JSONWriter.appendString(text, to: &line)
+            case .stringConvertible(let convertible): JSONWriter.appendString(convertible.description, to: &line)
+            case .array, .dictionary: line.append(contentsOf: JSONWriter.bytes(Self.json(value)))
+            }
+        }
+        line.append(contentsOf: [UInt8(ascii: "}"), 0x0A])
+        line.withUnsafeBytes { buffer in
+            guard let base = buffer.baseAddress else { return }
+            var offset = 0
+            while offset < buffer.count {
+                let written = Glibc.write(2, base + offset, buffer.count - offset)
+                if written < 0 {
+                    if errno == EINTR { continue }
+                    return  // standard error is gone: nothing left to tell
+                }
+                offset += written
+            }
+        }
     }
 }

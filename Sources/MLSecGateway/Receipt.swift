@@ -13,17 +13,29 @@ import MLSecIntegrity
 public struct Receipt: Sendable, Equatable {
     public var fields: [String: String]
 
+    /// The signed fields in canonical (byte) order of their keys.
     static let signedFields = ["key_id", "model", "model_digest", "model_version", "receipt_id", "request_sha256",
                                "response_sha256", "time"]
+    /// All fields in canonical order: `signature` sorts between `response_sha256` and `time`.
+    static let allFields = ["key_id", "model", "model_digest", "model_version", "receipt_id", "request_sha256",
+                            "response_sha256", "signature", "time"]
 
-    /// The bytes the signature covers.
+    /// The bytes the signature covers: canonical JSON of the signed fields.
     static func signedBytes(_ fields: [String: String]) -> [UInt8] {
-        JSONWriter.canonical(.object(signedFields.compactMap { key in fields[key].map { (key, .string($0)) } }))
+        canonicalJSON(of: fields, keys: signedFields)
+    }
+
+    /// Canonical JSON of the string members `keys` (already in key order) of `fields`, written directly.
+    private static func canonicalJSON(of fields: [String: String], keys: [String]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(512)
+        JSONWriter.appendObject(keys.compactMap { key in fields[key].map { (key, $0) } }, to: &out)
+        return out
     }
 
     /// The header value.
     public var encoded: String {
-        Base64.encodeURL(JSONWriter.canonical(.object(fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) })))
+        Base64.encodeURL(Self.canonicalJSON(of: fields, keys: Self.allFields))
     }
 
     /// Parses a header value (hostile input: size-capped, closed set of string fields).
@@ -76,12 +88,14 @@ public struct ReceiptSigner: Sendable {
     }
 
     public func issue(model: LoadedModel, request: [UInt8], response: [UInt8]) throws -> Receipt {
+        // Two 64-bit draws (two getrandom calls), not sixteen one-byte draws.
         var random = SystemRandomNumberGenerator()
+        let id = [random.next(), random.next()].flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
         var fields = [
             "model": model.name, "model_version": model.version, "model_digest": model.digest,
             "request_sha256": Hex.encode(SHA256.hash(data: request)),
             "response_sha256": Hex.encode(SHA256.hash(data: response)), "time": RFC3339.now(fractional: true),
-            "key_id": keyID, "receipt_id": Hex.encode((0..<16).map { _ in UInt8.random(in: 0...255, using: &random) }),
+            "key_id": keyID, "receipt_id": Hex.encode(id),
         ]
         fields["signature"] = Base64.encodeURL(try key.sign(Receipt.signedBytes(fields)))
         return Receipt(fields: fields)

@@ -39,7 +39,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Gateway configuration file (JSON).")
     var config: String?
 
+    @Option(name: .customLong("audit-durability"),
+            help: "request: each answer waits until its audit entry is on disk (default); batch: entries are committed in batches a few ms later (overrides the config).")
+    var auditDurability: String?
+
     func validate() throws {
+        if let auditDurability, AuditDurability(rawValue: auditDurability) == nil {
+            throw ValidationError("--audit-durability must be request or batch")
+        }
         guard demo != (config != nil) else { throw ValidationError("give either --demo or --config FILE") }
         guard (0...65535).contains(port) else { throw ValidationError("--port must be 0...65535") }
     }
@@ -48,12 +55,18 @@ struct ServeCommand: AsyncParsableCommand {
         let level = ProcessInfo.processInfo.environment["MLSEC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "mlsec.gateway")
-        let configuration: GatewayConfiguration
+        var configuration: GatewayConfiguration
         var keys: APIKeyStore?
         if demo {
             (configuration, keys) = try await DemoSetup.prepare(stateDirectory: stateDir, port: port) { Terminal.note($0) }
         } else {
             configuration = try GatewayConfiguration(path: config ?? "")
+        }
+        if let durability = auditDurability.flatMap(AuditDurability.init(rawValue:)) {
+            configuration.auditDurability = durability
+        }
+        if configuration.auditDurability == .batch {
+            logger.warning("audit durability is batch: answers do not wait for their audit entries; a crash can lose the last few milliseconds of entries")
         }
         let services = try await GatewayState.services(configuration, keys: keys)
         let isDemo = demo
@@ -73,6 +86,7 @@ struct ServeCommand: AsyncParsableCommand {
             FileHandle.standardOutput.write(Data("mlsec gateway listening on \(url)\n".utf8))
         }
         try await app.runService()
+        try await services.audit.drain()
     }
 
     static func demoBanner(url: String, dir: String, inferenceKey: String) -> String {

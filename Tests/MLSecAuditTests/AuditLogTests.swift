@@ -90,6 +90,12 @@ struct AuditLogTests {
         #expect(String(decoding: event.canonicalBytes, as: UTF8.self)
                 == #"{"action":"infer","actor":"key:3f9a","decision":"deny","model_digest":"sha256:abababababababababababababababababababababababababababababababab","reason":"rate limited","resource":"models/digits","time":"2026-11-29T08:00:00Z"}"#)
         #expect(try AuditEvent(json: event.json) == event)
+        let full = AuditEvent(
+            time: "2026-11-29T08:00:00.123Z", actor: "key:\"quoted\"\\", action: "infer", resource: "models/d\u{e9}/1", decision: .allow,
+            reason: "batch 1", requestID: "r1", requestDigest: "sha256:" + String(repeating: "01", count: 32),
+            modelDigest: "sha256:" + String(repeating: "ab", count: 32), receiptDigest: "sha256:" + String(repeating: "cd", count: 32))
+        #expect(full.canonicalBytes == JSONWriter.canonical(full.json), "the direct writer must produce canonical JSON")
+        #expect(try AuditEvent(json: try JSONParser().parse(full.canonicalBytes)) == full)
         for bad in [
             #"{"time":"2026-11-29T08:00:00Z","actor":"a","action":"b","resource":"c","decision":"allow","input":"x"}"#,
             #"{"time":"yesterday","actor":"a","action":"b","resource":"c","decision":"allow"}"#,

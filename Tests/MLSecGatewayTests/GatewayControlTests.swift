@@ -4,6 +4,7 @@
 import Foundation
 import GRDB
 import HTTPTypes
+import MLSecAudit
 import MLSecCore
 import MLSecEngine
 import MLSecGateway
@@ -163,6 +164,25 @@ struct ValidationTests {
         #expect(nested.values == values)
     }
 
+    @Test("the fast decimal path gives exactly Float(String) for every literal shape")
+    func decimalFloat() {
+        var generator = SystemRandomNumberGenerator()
+        var literals = ["0", "-0", "1", "0.5", "0.4375", "16777215", "16777216", "16777217", "0.1", "0.0000000001",
+                        "0.00000000001", "123456.789", "-3.4028235e38", "1e-45", "2.5E+3", "9.999999999", "0.30000001192092896"]
+        for _ in 0..<20_000 {
+            let digits = Int.random(in: 1...12, using: &generator)
+            var text = String(UInt64.random(in: 0..<UInt64(pow(10, Double(digits))), using: &generator))
+            let point = Int.random(in: 0...text.count, using: &generator)
+            if point < text.count { text.insert(contentsOf: point == 0 ? "0." : ".", at: text.index(text.startIndex, offsetBy: point)) }
+            literals.append(Bool.random(using: &generator) ? "-" + text : text)
+        }
+        for literal in literals {
+            let fast = InferenceCodec.decimalFloat(literal)
+            let reference = Float(literal)
+            #expect(fast?.bitPattern == reference?.bitPattern, "\(literal): \(String(describing: fast)) vs \(String(describing: reference))")
+        }
+    }
+
     @Test("invalid requests are 400 with a message naming the problem", arguments: [
         (#"[1]"#, "[1,64]", "FP32", "needs 64"),
         (#"[2]"#, "[1,63]", "FP32", "shape"),
@@ -251,5 +271,36 @@ struct ValidationTests {
         #expect(c.roles["reader"]?.permissions == [.readMetadata] && c.maxBodyBytes == 8 << 20)
         try AtomicFile.write(#"{"state_dir": "s", "tls": {"certificate": "c", "privat_key": "k"}}"#, to: "\(dir)/bad.json")
         #expect(throws: MLSecError.self) { _ = try GatewayConfiguration(path: "\(dir)/bad.json") }
+    }
+}
+
+@Suite("audit recorder")
+struct AuditRecorderTests {
+    static func event(_ i: Int) -> AuditEvent {
+        AuditEvent(actor: "key:test", action: "infer", resource: "models/digits", decision: .allow, reason: "event \(i)")
+    }
+
+    @Test("request durability: every record returns once its entry is in the log; concurrent callers share commits",
+          arguments: [AuditDurability.request, .batch])
+    func durability(mode: AuditDurability) async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-recorder-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let log = try AuditLog(path: "\(directory)/audit.db")
+        let recorder = AuditRecorder(log: log, durability: mode, maxQueued: 50)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<200 { group.addTask { try await recorder.record(Self.event(i)) } }
+            try await group.waitForAll()
+        }
+        if mode == .request { #expect(log.size == 200) }
+        try await recorder.drain()
+        #expect(log.size == 200)
+        var reasons = Set<String>()
+        for index in 0..<log.size {
+            let event = try AuditEvent(json: try JSONParser().parse(try log.entry(at: index)))
+            reasons.insert(event.reason ?? "")
+        }
+        #expect(reasons == Set((0..<200).map { "event \($0)" }), "each event exactly once")
+        _ = try log.verify()
     }
 }

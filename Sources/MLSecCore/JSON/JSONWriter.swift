@@ -54,8 +54,7 @@ public enum JSONWriter {
             if !elements.isEmpty { newline(&out, options, level) }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            let ordered =
-                options.sortKeys ? members.sorted { Array($0.0.utf8).lexicographicallyPrecedes(Array($1.0.utf8)) } : members
+            let ordered = options.sortKeys ? sortedMembers(members) : members
             out.append(UInt8(ascii: "{"))
             for (i, (key, element)) in ordered.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
@@ -70,13 +69,46 @@ public enum JSONWriter {
         }
     }
 
+    /// Members in byte order of their UTF-8 keys; members already in that order (the common case for
+    /// documents built in canonical order) are returned as they are without sorting.
+    private static func sortedMembers(_ members: [(String, JSONValue)]) -> [(String, JSONValue)] {
+        var index = 1
+        while index < members.count, members[index - 1].0.utf8.lexicographicallyPrecedes(members[index].0.utf8) {
+            index += 1
+        }
+        if index >= members.count { return members }
+        return members.sorted { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }
+    }
+
+    /// Appends a flat object of string members, in the order given, to `out`: the fast path for small
+    /// fixed-schema documents (receipts, audit events, log lines). Pass members in key order for canonical JSON.
+    public static func appendObject(_ members: [(String, String)], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        for (i, (key, value)) in members.enumerated() {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            writeString(key, into: &out)
+            out.append(UInt8(ascii: ":"))
+            writeString(value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Appends `s` as a JSON string (quoted, escaped) to `out`.
+    public static func appendString(_ s: String, to out: inout [UInt8]) {
+        writeString(s, into: &out)
+    }
+
     private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
     private static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         // Fast path: most strings (names, digests, numbers as text) need no escaping.
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) {
-            out.append(contentsOf: s.utf8)
+        let plain = s.utf8.withContiguousStorageIfAvailable { bytes -> Bool in
+            for byte in bytes where byte < 0x20 || byte == 0x22 || byte == 0x5c { return false }
+            out.append(contentsOf: bytes)
+            return true
+        }
+        if plain == true {
             out.append(UInt8(ascii: "\""))
             return
         }

@@ -41,7 +41,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count <= 8192 else {
             throw await refuse(request, context, reason: "no bearer credential")
         }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        let token = Self.trimmingSpaces(header.utf8.dropFirst(7))
         if !token.hasPrefix("mlsec_"), let jwt {
             switch await jwt.authenticate(token, roles: roles) {
             case .failure(let refusal):
@@ -85,5 +85,14 @@ struct AuthenticationMiddleware: RouterMiddleware {
         }
         error.audited = true
         return error
+    }
+
+    /// The credential without surrounding spaces and tabs (RFC 9110 optional whitespace).
+    static func trimmingSpaces(_ bytes: Substring.UTF8View) -> String {
+        let isSpace = { (byte: UInt8) in byte == 0x20 || byte == 0x09 }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return ""
+        }
+        return String(Substring(bytes[first...last]))
     }
 }

@@ -58,7 +58,7 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         let metadata: Logger.Metadata = [
             "method": .string(request.method.rawValue), "route": .string(context.endpointPath ?? "unmatched"),
             "status": .stringConvertible(response.status.code),
-            "ms": .string(String(format: "%.2f", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)),
+            "ms": .string(Self.milliseconds(DispatchTime.now().uptimeNanoseconds - start)),
         ]
         if response.status.code >= 500 {
             context.logger.error("request failed", metadata: metadata)
@@ -68,5 +68,12 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
             context.logger.info("request", metadata: metadata)
         }
         return response
+    }
+
+    /// Nanoseconds as milliseconds with two decimals ("12.34"), without Foundation's `String(format:)`.
+    static func milliseconds(_ nanoseconds: UInt64) -> String {
+        let hundredths = (nanoseconds + 5_000) / 10_000
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
