@@ -5,6 +5,7 @@ import Hummingbird
 import MLSecAudit
 import MLSecCore
 import HTTPTypes
+import Logging
 
 struct AdminRoutes {
     let services: GatewayServices
@@ -26,6 +27,7 @@ struct AdminRoutes {
                                                        decision: .allow, requestID: context.requestID))
             return Response(status: .noContent)
         }
+        router.put("/admin/models/:model") { request, context in try await deploy(request, context) }
         router.get("/admin/audit/checkpoint") { _, context in
             let principal = try await authorize(context, .readAudit, action: "read_audit")
             try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/checkpoint",
@@ -66,6 +68,69 @@ struct AdminRoutes {
                                        "admin", context)
         }
         return principal
+    }
+
+    /// `PUT /admin/models/{model}` with `{"version": "2"}`: loads that version from the configured store (path
+    /// and signature from the configuration, with `{version}` filled in; never a path from the request), with
+    /// every check (trusted signature, decryption in memory, scan), then serves it in place of the current one.
+    /// Rolling back is deploying the previous version.
+    func deploy(_ request: Request, _ context: GatewayContext) async throws -> Response {
+        let principal = try inference.principal(context)
+        let name = context.parameters.get("model") ?? ""
+        let resource = "models/\(name.prefix(100))"
+        guard principal.canSee(model: name), let source = services.models.source(named: name) else {
+            throw await inference.deny(.notFound("model \(name.prefix(100))"), principal, "deploy_model", resource, context)
+        }
+        guard principal.may(.deployModel) else {
+            throw await inference.deny(.forbidden("role \(principal.role.name) lacks deploy_model"), principal, "deploy_model", resource, context)
+        }
+        var request = request
+        let body = try await request.collectBody(upTo: 4096)
+        let version: String
+        do {
+            let document = try JSONParser(limits: .init(maxDepth: 2, maxStringBytes: 256, maxContainerCount: 8))
+                .parse(Array(body.readableBytesView), context: "request")
+            guard let members = document.objectValue, members.count == 1, let text = document["version"]?.stringValue else {
+                throw MLSecError.malformed("the body must be {\"version\": \"...\"}")
+            }
+            version = text
+        } catch {
+            throw await inference.deny(.badRequest((error as? MLSecError)?.message ?? "the body must be {\"version\": \"...\"}"),
+                                       principal, "deploy_model", resource, context)
+        }
+        let versioned: ModelSource
+        do {
+            versioned = try source.resolved(version: version)
+        } catch {
+            throw await inference.deny(.badRequest((error as? MLSecError)?.message ?? "invalid version"), principal, "deploy_model",
+                                       resource, context)
+        }
+        let model: LoadedModel
+        do {
+            model = try await ModelLoader.load(versioned)
+        } catch {
+            let detail = (error as? MLSecError)?.message ?? "\(error)"
+            let refused = (error as? MLSecError)?.code == .verificationFailed
+            // The caller learns the category; paths and details stay in the audit log.
+            let message = refused
+                ? "version \(version) of \(name) was refused: its signature does not verify with a trusted key or the scanner flagged it"
+                : "version \(version) of \(name) could not be loaded: its files are missing or malformed"
+            throw await inference.deny(GatewayError(.unprocessableContent, message, auditReason: detail), principal, "deploy_model",
+                                       "\(resource)/versions/\(version)", context)
+        }
+        let previous = services.models[name]
+        services.models.install(model)
+        try await services.audit.record(AuditEvent(
+            actor: principal.id, action: "deploy_model", resource: "\(resource)/versions/\(model.version)", decision: .allow,
+            reason: "signature verified, scan clean; replaced version \(previous?.version ?? "none")", requestID: context.requestID,
+            modelDigest: model.digest))
+        context.logger.notice("model deployed", metadata: [
+            "model": "\(model.name)", "version": "\(model.version)", "digest": "\(model.digest)", "actor": "\(principal.id)",
+        ])
+        return GatewayResponse.json(.object([
+            ("name", .string(model.name)), ("version", .string(model.version)), ("digest", .string(model.digest)),
+            ("previous_version", previous.map { .string($0.version) } ?? .null),
+        ]))
     }
 
     func createKey(_ request: Request, _ context: GatewayContext) async throws -> Response {

@@ -37,7 +37,8 @@ public enum DemoSetup {
         var configuration = GatewayConfiguration(listen: ListenConfiguration(host: "127.0.0.1", port: port), stateDirectory: dir)
         configuration.auditOrigin = "mlsec-demo/audit"
         configuration.models = [ModelSource(
-            name: "digits", version: "1", path: modelDir, signature: signature, publicKeys: ["\(dir)/publisher.pub"],
+            name: "digits", version: "1", path: "\(dir)/models/digits/{version}", signature: "\(dir)/models/digits-{version}.sig",
+            publicKeys: ["\(dir)/publisher.pub"],
             inputRange: 0...1)]
         let keys = try GatewayState.keyStore(dir)
         return (configuration, keys)

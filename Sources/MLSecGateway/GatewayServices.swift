@@ -4,7 +4,7 @@ import MLSecAudit
 
 /// The gateway's state, built once at start and shared by every request.
 public struct GatewayServices: Sendable {
-    public var models: [String: LoadedModel]
+    public var models: ModelCatalog
     public var keys: APIKeyStore
     public var jwt: JWTAuthenticator?
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
@@ -20,7 +20,7 @@ public struct GatewayServices: Sendable {
     public var maxBatch: Int
     public var metrics = GatewayMetrics()
 
-    public init(models: [String: LoadedModel], keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
+    public init(models: ModelCatalog, keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
                 audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
                 maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64) {
         self.models = models

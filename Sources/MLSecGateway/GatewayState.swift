@@ -51,22 +51,28 @@ public enum GatewayState {
         return try APIKeyStore(database: try DatabaseQueue(path: "\(dir)/gateway.db", configuration: configuration))
     }
 
+    /// Loads the configured version of every source (each verified, decrypted in memory and scanned).
+    public static func loadModels(_ sources: [ModelSource]) async throws -> [String: LoadedModel] {
+        var models: [String: LoadedModel] = [:]
+        for source in sources {
+            let model = try await ModelLoader.load(try source.resolved(version: source.version))
+            models[model.name] = model
+        }
+        return models
+    }
+
     /// Opens every store and loads every model (each verified and scanned).
     public static func services(_ configuration: GatewayConfiguration, keys: APIKeyStore? = nil) async throws -> GatewayServices {
         let dir = configuration.stateDirectory
         try ensureDirectory(dir)
-        var models: [String: LoadedModel] = [:]
-        for source in configuration.models {
-            let model = try await ModelLoader.load(source)
-            models[model.name] = model
-        }
+        let models = try await loadModels(configuration.models)
         let audit = AuditRecorder(log: try AuditLog(path: "\(dir)/audit.db"), durability: configuration.auditDurability)
-        for model in models.values {
+        for model in models.values.sorted(by: { $0.name < $1.name }) {
             try await audit.record(AuditEvent(actor: "gateway", action: "model.load", resource: "models/\(model.name)/versions/\(model.version)",
                                               decision: .allow, reason: "signature verified, scan clean", modelDigest: model.digest))
         }
         var services = GatewayServices(
-            models: models, keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
+            models: ModelCatalog(models: models, sources: configuration.models), keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch)
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }

@@ -6,6 +6,7 @@ import Hummingbird
 import MLSecAudit
 import MLSecCore
 import HTTPTypes
+import Logging
 import MLSecEngine
 
 struct InferenceRoutes {
@@ -110,11 +111,17 @@ struct InferenceRoutes {
         do {
             output = try model.model.forward(try model.model.inputTensor(rows: parsed.values, count: parsed.batch)).data
             try InferenceCodec.validateOutput(output, batch: parsed.batch, model: model)
-        } catch let error as GatewayError {
-            throw await deny(error, principal, "infer", resource, context, model: model)
         } catch {
-            throw await deny(GatewayError(.internalServerError, "inference failed", auditReason: "inference failed: \(error)"),
-                             principal, "infer", resource, context, model: model)
+            // Never a silently wrong answer: a 500, an audit entry, a critical log line and an alert counter.
+            let failure = error as? GatewayError
+                ?? GatewayError(.internalServerError, "inference failed", auditReason: "inference failed: \(error)")
+            services.metrics.alert(kind: failure.auditReason.hasPrefix("output validation") ? "output_validation" : "inference_failed",
+                                   model: model.name)
+            context.logger.critical("ALERT model answer withheld", metadata: [
+                "model": "\(model.name)", "version": "\(model.version)", "reason": "\(failure.auditReason.prefix(200))",
+                "request_id": "\(context.requestID)",
+            ])
+            throw await deny(failure, principal, "infer", resource, context, model: model)
         }
         let (responseBody, responseHeaderLength) = InferenceCodec.encode(output, batch: parsed.batch, request: parsed, model: model)
         let receipt = try services.receipts.issue(model: model, request: body, response: responseBody)

@@ -6,6 +6,7 @@ import MLSecEncryption
 import MLSecEngine
 import MLSecIntegrity
 import MLSecScan
+import Synchronization
 
 /// The declared shape of a model input or output (the first dimension is the batch, -1).
 public struct ServedTensor: Sendable, Equatable {
@@ -80,6 +81,73 @@ public struct ModelSource: Sendable {
         self.publicKeys = publicKeys
         self.identities = identities
         self.inputRange = inputRange
+    }
+
+    /// The placeholder a versioned source has in `path` and `signature`.
+    public static let versionPlaceholder = "{version}"
+
+    /// Whether `path` names the version (`models/digits/{version}`), so that other versions can be deployed.
+    public var isVersioned: Bool { path.contains(Self.versionPlaceholder) }
+
+    /// This source for `version`: the placeholder replaced in path and signature. Versions are short tokens
+    /// of letters, digits, `.`, `_` and `-` (never a path): they come from requests.
+    /// - Throws: `MLSecError.usage` for a malformed version, or another version of an unversioned source.
+    public func resolved(version: String) throws -> ModelSource {
+        guard Self.isValidVersion(version) else {
+            throw MLSecError.usage("a model version is 1-64 letters, digits, '.', '_' or '-', not starting with '.'")
+        }
+        guard isVersioned || version == self.version else {
+            throw MLSecError.usage(
+                "model \(name) has no {version} in its configured path; only version \(self.version) can be loaded")
+        }
+        var source = self
+        source.version = version
+        source.path = path.replacingOccurrences(of: Self.versionPlaceholder, with: version)
+        source.signature = signature.replacingOccurrences(of: Self.versionPlaceholder, with: version)
+        return source
+    }
+
+    static func isValidVersion(_ version: String) -> Bool {
+        let bytes = Array(version.utf8)
+        guard (1...64).contains(bytes.count), bytes[0] != UInt8(ascii: ".") else { return false }
+        return bytes.allSatisfy { byte in
+            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a)
+                || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
+        }
+    }
+}
+
+/// The models being served and the configured sources they come from. Deploys and reloads swap entries
+/// atomically: a request sees the old model or the new one, never a mix, and in-flight requests finish on
+/// the model they started with.
+public final class ModelCatalog: Sendable {
+    private struct State {
+        var models: [String: LoadedModel]
+        var sources: [String: ModelSource]
+    }
+    private let state: Mutex<State>
+
+    public init(models: [String: LoadedModel], sources: [ModelSource] = []) {
+        state = Mutex(State(models: models, sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { $1 })))
+    }
+
+    /// The model served under `name`.
+    public subscript(name: String) -> LoadedModel? { state.withLock { $0.models[name] } }
+
+    /// Every served model, by name.
+    public var all: [LoadedModel] { state.withLock { $0.models.values.sorted { $0.name < $1.name } } }
+
+    /// The configured source (a template when versioned) for `name`.
+    public func source(named name: String) -> ModelSource? { state.withLock { $0.sources[name] } }
+
+    /// Serves `model` under its name from now on.
+    public func install(_ model: LoadedModel) {
+        state.withLock { $0.models[model.name] = model }
+    }
+
+    /// Replaces everything (configuration reload): the new models and sources, all at once.
+    public func replaceAll(models: [String: LoadedModel], sources: [ModelSource]) {
+        state.withLock { $0 = State(models: models, sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { $1 })) }
     }
 }
 

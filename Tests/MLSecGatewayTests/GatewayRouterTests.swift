@@ -41,7 +41,7 @@ private struct Harness {
         receiptKey = ModelSigningKey.generate(.ed25519)
         let model = try model ?? ValidationTests.softmaxModel()
         var services = GatewayServices(
-            models: ["digits": model], keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
+            models: ModelCatalog(models: ["digits": model]), keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
             audit: AuditRecorder(log: try AuditLog(path: "\(directory)/audit.db")), receipts: ReceiptSigner(key: receiptKey),
             checkpointSigner: try NoteSigner.generate(name: "test/audit"), checkpointOrigin: "test/audit",
             maxBodyBytes: 64 * 1024, maxBatch: 8)
@@ -140,6 +140,8 @@ struct GatewayRouterTests {
         let (status, headers, body) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
         #expect(status == .internalServerError && headers[HTTPField.Name("MLSec-Receipt")!] == nil)
         #expect(String(decoding: body, as: UTF8.self) == #"{"error":"the model produced an invalid output"}"#)
+        let metrics = String(decoding: h.services.metrics.exposition(), as: UTF8.self)
+        #expect(metrics.contains(#"mlsec_alerts_total{kind="output_validation",model="digits"} 1"#), "the alert counter moved")
     }
 
     @Test("CORS is off by default; configured origins get preflights and headers, others nothing")

@@ -627,3 +627,58 @@ def test_mutual_tls_maps_client_certificates_to_principals(gateway, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_deploy_model_version_with_every_check_and_roll_back(gateway, tmp_path):
+    """PUT /admin/models/{m} {"version"}: only versions whose files the configuration names ({version} in the
+    path), signed by a trusted key and clean; anything else leaves the served version alone."""
+    import shutil
+    state, admin, inference = gateway["state"], gateway["creds"]["api_keys"]["admin"], gateway["creds"]["api_keys"]["inference"]
+    models = state / "models"
+    shutil.copytree(models / "digits" / "1", models / "digits" / "2")
+    mlsec("sign", str(models / "digits" / "2"), "--private-key", str(state / "publisher.pem"),
+          "--signature", str(models / "digits-2.sig"), check=0)
+    # Version 3: signed, then its weights changed after signing.
+    shutil.copytree(models / "digits" / "1", models / "digits" / "3")
+    mlsec("sign", str(models / "digits" / "3"), "--private-key", str(state / "publisher.pem"),
+          "--signature", str(models / "digits-3.sig"), check=0)
+    weights = models / "digits" / "3" / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    # Version 4: signed by a key the gateway does not trust.
+    shutil.copytree(models / "digits" / "1", models / "digits" / "4")
+    mlsec("keygen", "--algorithm", "p256", "--private-key", str(tmp_path / "rogue.pem"), "--public-key", str(tmp_path / "rogue.pub"), check=0)
+    mlsec("sign", str(models / "digits" / "4"), "--private-key", str(tmp_path / "rogue.pem"),
+          "--signature", str(models / "digits-4.sig"), check=0)
+
+    def served_version():
+        status, _, doc = call(gateway, "GET", "/v2/models/digits", key=admin)
+        assert status == 200
+        return doc["versions"][0]
+
+    assert call(gateway, "PUT", "/admin/models/digits", {"version": "2"}, key=inference)[0] == 403
+    assert call(gateway, "PUT", "/admin/models/digits", {"version": "2"})[0] == 401
+    assert call(gateway, "PUT", "/admin/models/nope", {"version": "2"}, key=admin)[0] == 404
+    for bad in ["../1", "2/../../1", "", "a" * 65, ".hidden"]:
+        status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": bad}, key=admin)
+        assert status == 400, (bad, body)
+    assert call(gateway, "PUT", "/admin/models/digits", {"version": "2", "path": "/etc"}, key=admin)[0] == 400
+    for refused in ["3", "4"]:
+        status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": refused}, key=admin)
+        assert status == 422 and "refused" in body["error"] and str(state) not in body["error"], body
+    status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": "9"}, key=admin)
+    assert status == 422 and "could not be loaded" in body["error"] and str(state) not in body["error"]
+    assert served_version() == "1"
+
+    status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": "2"}, key=admin)
+    assert status == 200 and body["version"] == "2" and body["previous_version"] == "1" and body["digest"].startswith("sha256:")
+    assert served_version() == "2"
+    x, _ = digits_test_set()
+    status, headers, _ = call(gateway, "POST", "/v2/models/digits/infer", infer_body(x[:1]), key=inference, raw=True)
+    assert status == 200
+    receipt = json.loads(base64.urlsafe_b64decode(headers["MLSec-Receipt"] + "=" * (-len(headers["MLSec-Receipt"]) % 4)))
+    assert receipt["model_version"] == "2"
+    # Roll back.
+    assert call(gateway, "PUT", "/admin/models/digits", {"version": "1"}, key=admin)[0] == 200
+    assert served_version() == "1"

@@ -41,6 +41,12 @@ public final class GatewayMetrics: Sendable {
         registry.makeCounter(name: "mlsec_inference_examples_total", labels: [("model", model)]).increment(by: Int64(batch))
     }
 
+    /// An answer withheld (`kind`: output_validation, inference_failed): alert on any increase, e.g.
+    /// `increase(mlsec_alerts_total[5m]) > 0` (docs/alerts.yml).
+    func alert(kind: String, model: String) {
+        registry.makeCounter(name: "mlsec_alerts_total", labels: [("kind", kind), ("model", model)]).increment()
+    }
+
     /// The text exposition format.
     public func exposition() -> [UInt8] { registry.emitToBuffer() }
 }
