@@ -16,6 +16,8 @@ public struct APIKeyRecord: Sendable, Equatable {
     public var expiresAt: Date?
     public var revoked: Bool
     public var rateLimit: RateLimit?
+    public var quota: QuotaLimits?
+    public var maxConcurrent: Int?
     var secretHash: [UInt8]
 
     public var json: JSONValue {
@@ -30,6 +32,8 @@ public struct APIKeyRecord: Sendable, Equatable {
                 ("requests_per_second", .number(String(r.requestsPerSecond))), ("burst", .int(r.burst)),
             ])))
         }
+        if let quota { members.append(("quota", quota.json)) }
+        if let maxConcurrent { members.append(("max_concurrent", .int(maxConcurrent))) }
         return .object(members)
     }
 }
@@ -54,6 +58,14 @@ public final class APIKeyStore: Sendable {
                     secret_hash BLOB NOT NULL, created TEXT NOT NULL, expires_at TEXT, revoked INTEGER NOT NULL DEFAULT 0,
                     rps REAL, burst INTEGER)
                 """)
+            // Added in 0.2: quotas and concurrency per key (JSON), for databases created before.
+            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(api_keys)").map { $0["name"] as String }
+            if !columns.contains("policy") { try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN policy TEXT") }
+            try db.execute(sql: """
+                CREATE TABLE IF NOT EXISTS quota_usage (
+                    key_id TEXT NOT NULL, window TEXT NOT NULL, requests INTEGER NOT NULL, elements INTEGER NOT NULL,
+                    PRIMARY KEY (key_id, window))
+                """)
         }
         let records = try database.read { db in
             try Row.fetchAll(db, sql: "SELECT * FROM api_keys").map(Self.record)
@@ -68,10 +80,14 @@ public final class APIKeyStore: Sendable {
         let rps: Double? = row["rps"]
         let burst: Int? = row["burst"]
         let hash: Data = row["secret_hash"]
+        let policyText: String? = row["policy"]
+        let policy = policyText.flatMap { try? JSONParser().parse(Array($0.utf8)) }
         return APIKeyRecord(
             id: row["id"], name: row["name"], role: row["role"], models: models, created: row["created"],
             expiresAt: expires.flatMap(RFC3339.parse), revoked: (row["revoked"] as Int) != 0,
             rateLimit: rps.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int(min($0, 1e6)))) },
+            quota: policy?["quota"].flatMap { try? QuotaLimits(json: $0) },
+            maxConcurrent: policy?["max_concurrent"]?.integerValue,
             secretHash: [UInt8](hash))
     }
 
@@ -79,7 +95,8 @@ public final class APIKeyStore: Sendable {
 
     /// Creates a key and returns its record and the key itself (shown once, never stored).
     public func create(
-        name: String, role: String, models: [String], expiresAt: Date? = nil, rateLimit: RateLimit? = nil
+        name: String, role: String, models: [String], expiresAt: Date? = nil, rateLimit: RateLimit? = nil,
+        quota: QuotaLimits? = nil, maxConcurrent: Int? = nil
     ) throws -> (APIKeyRecord, String) {
         var random = SystemRandomNumberGenerator()
         let id = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255, using: &random) })
@@ -88,17 +105,22 @@ public final class APIKeyStore: Sendable {
         let key = "mlsec_\(id)_\(Base64.encodeURL(secret))"
         let record = APIKeyRecord(
             id: id, name: name, role: role, models: models, created: RFC3339.now(),
-            expiresAt: expiresAt, revoked: false, rateLimit: rateLimit, secretHash: Self.hash(key))
+            expiresAt: expiresAt, revoked: false, rateLimit: rateLimit, quota: quota, maxConcurrent: maxConcurrent,
+            secretHash: Self.hash(key))
         let modelsText = String(decoding: JSONWriter.bytes(.array(models.map { .string($0) })), as: UTF8.self)
+        var policy: [(String, JSONValue)] = []
+        if let quota { policy.append(("quota", quota.json)) }
+        if let maxConcurrent { policy.append(("max_concurrent", .int(maxConcurrent))) }
+        let policyText = policy.isEmpty ? nil : String(decoding: JSONWriter.bytes(.object(policy)), as: UTF8.self)
         try database.write { db in
             try db.execute(
                 sql: """
-                    INSERT INTO api_keys (id, name, role, models, secret_hash, created, expires_at, revoked, rps, burst)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
+                    INSERT INTO api_keys (id, name, role, models, secret_hash, created, expires_at, revoked, rps, burst, policy)
+                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
                     """,
                 arguments: [id, name, role, modelsText, Data(record.secretHash), record.created,
                             expiresAt.map { RFC3339.format($0) }, rateLimit?.requestsPerSecond,
-                            rateLimit?.burst])
+                            rateLimit?.burst, policyText])
         }
         cache.withLock { $0[id] = record }
         return (record, key)
@@ -147,5 +169,33 @@ public final class APIKeyStore: Sendable {
         public var reason: Refusal
         /// More detail for the audit log (never shown to the client, never a secret).
         public var detail: String = ""
+    }
+}
+
+/// Quota usage kept in the same SQLite database as the keys.
+extension APIKeyStore: QuotaUsageStore {
+    public func loadUsage(windows: [String]) throws -> [QuotaTracker.Counter: QuotaTracker.Usage] {
+        guard !windows.isEmpty else { return [:] }
+        return try database.read { db in
+            var usage: [QuotaTracker.Counter: QuotaTracker.Usage] = [:]
+            for window in windows {
+                for row in try Row.fetchAll(db, sql: "SELECT key_id, requests, elements FROM quota_usage WHERE window = ?", arguments: [window]) {
+                    usage[QuotaTracker.Counter(key: row["key_id"], window: window)] =
+                        QuotaTracker.Usage(requests: row["requests"], elements: row["elements"])
+                }
+            }
+            return usage
+        }
+    }
+
+    public func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) throws {
+        try database.write { db in
+            for (counter, usage) in deltas {
+                try db.execute(sql: """
+                    INSERT INTO quota_usage (key_id, window, requests, elements) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (key_id, window) DO UPDATE SET requests = requests + excluded.requests, elements = elements + excluded.elements
+                    """, arguments: [counter.key, counter.window, usage.requests, usage.elements])
+            }
+        }
     }
 }

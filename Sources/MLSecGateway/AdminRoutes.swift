@@ -145,7 +145,7 @@ struct AdminRoutes {
             throw GatewayError.badRequest("the request is not valid JSON: \((error as? MLSecError)?.message ?? "parse error")")
         }
         guard let members = document.objectValue else { throw GatewayError.badRequest("the request must be a JSON object") }
-        for (key, _) in members where !["name", "role", "models", "expires_at", "rate_limit"].contains(key) {
+        for (key, _) in members where !["name", "role", "models", "expires_at", "rate_limit", "quota", "max_concurrent"].contains(key) {
             throw GatewayError.badRequest("unknown field \"\(key.prefix(40))\"")
         }
         guard let name = document["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 128 else {
@@ -172,7 +172,14 @@ struct AdminRoutes {
             else { throw GatewayError.badRequest("rate_limit needs requests_per_second in 0.001...1000000 and burst in 1...1000000") }
             limit = RateLimit(requestsPerSecond: rps, burst: burst)
         }
-        let (record, key) = try services.keys.create(name: name, role: role, models: models, expiresAt: expires, rateLimit: limit)
+        let quota = try document["quota"].map { value throws(GatewayError) in try QuotaLimits(json: value) }
+        var maxConcurrent: Int?
+        if let value = document["max_concurrent"] {
+            guard let n = value.integerValue, n >= 1, n <= 100_000 else { throw GatewayError.badRequest("max_concurrent must be an integer in 1...100000") }
+            maxConcurrent = n
+        }
+        let (record, key) = try services.keys.create(name: name, role: role, models: models, expiresAt: expires, rateLimit: limit,
+                                                     quota: quota, maxConcurrent: maxConcurrent)
         try await services.audit.record(AuditEvent(actor: principal.id, action: "create_key", resource: "admin/keys/\(record.id)",
                                                    decision: .allow, reason: "role \(role)", requestID: context.requestID))
         return GatewayResponse.json(.object([("id", .string(record.id)), ("key", .string(key))]), status: .created)

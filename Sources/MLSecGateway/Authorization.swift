@@ -39,12 +39,18 @@ public struct Principal: Sendable {
     public var models: [String]
     /// Per-principal rate limit, if any.
     public var rateLimit: RateLimit?
+    /// Calendar budgets (API keys with a quota).
+    public var quota: QuotaLimits?
+    /// Inference requests this principal may have in flight (the configured default when nil).
+    public var maxConcurrent: Int?
 
-    public init(id: String, role: Role, models: [String], rateLimit: RateLimit?) {
+    public init(id: String, role: Role, models: [String], rateLimit: RateLimit?, quota: QuotaLimits? = nil, maxConcurrent: Int? = nil) {
         self.id = id
         self.role = role
         self.models = models
         self.rateLimit = rateLimit
+        self.quota = quota
+        self.maxConcurrent = maxConcurrent
     }
 
     public func may(_ permission: Permission) -> Bool { role.permissions.contains(permission) }

@@ -25,6 +25,7 @@ public struct GatewayConfiguration: Sendable {
     public var maxBatch = 64
     public var auditOrigin = "mlsec/audit"
     public var auditDurability = AuditDurability.request
+    public var availability = AvailabilityLimits()
     public var roles: [String: Role] = Role.builtIn
     public var models: [ModelSource] = []
     public var jwt: JWTConfiguration?
@@ -34,6 +35,15 @@ public struct GatewayConfiguration: Sendable {
     public init(listen: ListenConfiguration, stateDirectory: String) {
         self.listen = listen
         self.stateDirectory = stateDirectory
+    }
+
+    /// `{"requests_per_second": R, "burst": B}` with R in 0.001...10^6 and B in 1...10^6.
+    static func rateLimit(_ value: JSONValue, _ what: String) throws -> RateLimit {
+        try check(value, allowed: ["requests_per_second", "burst"], what)
+        guard case .number(let text)? = value["requests_per_second"], let rps = Double(text), rps >= 0.001, rps <= 1_000_000,
+            let burst = value["burst"]?.integerValue, burst >= 1, burst <= 1_000_000
+        else { throw MLSecError.malformed("\(what) needs requests_per_second in 0.001...1000000 and burst in 1...1000000") }
+        return RateLimit(requestsPerSecond: rps, burst: burst)
     }
 
     static func check(_ value: JSONValue, allowed: Set<String>, _ context: String) throws {
@@ -71,12 +81,32 @@ public struct GatewayConfiguration: Sendable {
         guard let state = doc["state_dir"]?.stringValue else { throw MLSecError.malformed("\(path): state_dir is required") }
         self.init(listen: listen, stateDirectory: resolve(state))
         if let limits = doc["limits"] {
-            try Self.check(limits, allowed: ["max_body_bytes", "max_batch"], "limits")
+            try Self.check(limits, allowed: ["max_body_bytes", "max_batch", "cost", "per_key_model", "max_concurrent_per_key",
+                                             "max_in_flight", "max_queued", "queue_timeout_ms", "request_timeout_ms"], "limits")
             maxBodyBytes = limits["max_body_bytes"]?.integerValue ?? maxBodyBytes
             maxBatch = limits["max_batch"]?.integerValue ?? maxBatch
             guard (1...(1 << 30)).contains(maxBodyBytes), (1...65536).contains(maxBatch) else {
                 throw MLSecError.malformed("limits are out of range")
             }
+            func integer(_ name: String, _ range: ClosedRange<Int>) throws -> Int? {
+                guard let value = limits[name] else { return nil }
+                guard let n = value.integerValue, range.contains(n) else {
+                    throw MLSecError.malformed("limits.\(name) must be an integer in \(range.lowerBound)...\(range.upperBound)")
+                }
+                return n
+            }
+            if let cost = limits["cost"] {
+                guard let value = cost.stringValue.flatMap(AvailabilityLimits.Cost.init(rawValue:)) else {
+                    throw MLSecError.malformed("limits.cost must be request, batch or elements")
+                }
+                availability.cost = value
+            }
+            if let limit = limits["per_key_model"] { availability.perKeyModel = try Self.rateLimit(limit, "limits.per_key_model") }
+            availability.maxConcurrentPerKey = try integer("max_concurrent_per_key", 1...100_000) ?? availability.maxConcurrentPerKey
+            availability.maxInFlight = try integer("max_in_flight", 1...100_000) ?? availability.maxInFlight
+            availability.maxQueued = try integer("max_queued", 0...1_000_000) ?? availability.maxQueued
+            if let ms = try integer("queue_timeout_ms", 1...600_000) { availability.queueTimeout = .milliseconds(ms) }
+            if let ms = try integer("request_timeout_ms", 1...3_600_000) { availability.requestTimeout = .milliseconds(ms) }
         }
         if let cors = doc["cors"] {
             try Self.check(cors, allowed: ["allowed_origins"], "cors")
@@ -123,7 +153,8 @@ public struct GatewayConfiguration: Sendable {
             }
         }
         for (i, m) in (doc["models"]?.arrayValue ?? []).enumerated() {
-            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "identities", "input_range"], "models[\(i)]")
+            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "identities", "input_range", "rate_limit"],
+                           "models[\(i)]")
             guard let name = m["name"]?.stringValue, let modelPath = m["path"]?.stringValue,
                 let signature = m["signature"]?.stringValue, let keys = m["public_keys"]?.arrayValue?.compactMap(\.stringValue), !keys.isEmpty
             else { throw MLSecError.malformed("models[\(i)] needs name, path, signature and public_keys") }
@@ -134,10 +165,12 @@ public struct GatewayConfiguration: Sendable {
                 }
                 range = a...b
             }
-            models.append(ModelSource(
+            var source = ModelSource(
                 name: name, version: m["version"]?.stringValue ?? "1", path: resolve(modelPath), signature: resolve(signature),
                 publicKeys: keys.map(resolve), identities: (m["identities"]?.arrayValue?.compactMap(\.stringValue) ?? []).map(resolve),
-                inputRange: range))
+                inputRange: range)
+            if let limit = m["rate_limit"] { source.rateLimit = try Self.rateLimit(limit, "models[\(i)].rate_limit") }
+            models.append(source)
         }
     }
 }

@@ -1,5 +1,6 @@
 // GatewayServices: what the handlers share: models, keys, limits, audit, receipts.
 
+import Foundation
 import MLSecAudit
 
 /// The gateway's state, built once at start and shared by every request.
@@ -19,10 +20,13 @@ public struct GatewayServices: Sendable {
     public var maxBodyBytes: Int
     public var maxBatch: Int
     public var metrics = GatewayMetrics()
+    /// Concurrency, load shedding, cost-based GCRA and quotas for inference.
+    public var admission: InferenceAdmission
 
     public init(models: ModelCatalog, keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
                 audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
-                maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64) {
+                maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64, availability: AvailabilityLimits = AvailabilityLimits(),
+                quotaClock: @escaping @Sendable () -> Date = { Date() }) {
         self.models = models
         self.keys = keys
         self.roles = roles
@@ -33,5 +37,6 @@ public struct GatewayServices: Sendable {
         self.checkpointOrigin = checkpointOrigin
         self.maxBodyBytes = maxBodyBytes
         self.maxBatch = maxBatch
+        admission = InferenceAdmission(limits: availability, limiter: limiter, quotas: QuotaTracker(store: keys, now: quotaClock))
     }
 }

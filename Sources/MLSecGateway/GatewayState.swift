@@ -74,7 +74,8 @@ public enum GatewayState {
         var services = GatewayServices(
             models: ModelCatalog(models: models, sources: configuration.models), keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
-            checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch)
+            checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch,
+            availability: configuration.availability)
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
         services.clientCertificates = configuration.clientCertificates
         services.corsOrigins = configuration.corsOrigins

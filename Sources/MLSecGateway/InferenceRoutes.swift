@@ -85,6 +85,14 @@ struct InferenceRoutes {
             throw await deny(GatewayError(.unsupportedMediaType, "content type must be application/json or application/octet-stream"),
                              principal, "infer", resource, context, model: model)
         }
+        // Availability first, before the body is read: the key's concurrency, then a gateway slot (or 503).
+        let ticket: AdmissionTicket
+        do {
+            ticket = try await services.admission.enter(principal)
+        } catch {
+            throw await deny(error, principal, "infer", resource, context, model: model)
+        }
+        defer { services.admission.leave(ticket) }
         var request = request
         let buffer: ByteBuffer
         do {
@@ -106,6 +114,18 @@ struct InferenceRoutes {
             parsed = try InferenceCodec.parse(body, headerLength: headerLength, model: model, maxBatch: services.maxBatch)
         } catch {
             throw await deny(error, principal, "infer", resource, context, model: model)
+        }
+        let rateHeaders: HTTPFields
+        do {
+            rateHeaders = try services.admission.charge(
+                principal, model: model.name, modelLimit: services.models.source(named: model.name)?.rateLimit,
+                batch: parsed.batch, elements: parsed.values.count)
+        } catch {
+            throw await deny(error, principal, "infer", resource, context, model: model)
+        }
+        guard !services.admission.expired(ticket) else {
+            throw await deny(GatewayError(.serviceUnavailable, "the request passed its deadline; retry later", headers: [.retryAfter: "1"],
+                                          auditReason: "deadline passed before inference"), principal, "infer", resource, context, model: model)
         }
         let output: [Float]
         do {
@@ -131,7 +151,8 @@ struct InferenceRoutes {
             requestID: context.requestID, requestDigest: receipt.fields["request_sha256"].map { "sha256:" + $0 },
             modelDigest: model.digest, receiptDigest: "sha256:" + Hex.encode(SHA256.hash(data: Array(encoded.utf8)))))
         services.metrics.inference(model: model.name, batch: parsed.batch)
-        var headers: HTTPFields = [Self.receipt: encoded]
+        var headers = rateHeaders
+        headers[Self.receipt] = encoded
         if let responseHeaderLength {
             headers[Self.headerLength] = String(responseHeaderLength)
             return GatewayResponse.bytes(responseBody, contentType: "application/octet-stream", headers: headers)

@@ -39,7 +39,7 @@ struct GatewayClaims: JWTPayload {
 /// checks are not paid on every request.
 public final class JWTAuthenticator: Sendable {
     let configuration: JWTConfiguration
-    let keys: JWTKeyCollection
+    private let keySet: Mutex<JWTKeyCollection>
     private let cache = Mutex<[String: (Principal, Date)]>([:])
     static let maxCached = 10_000
 
@@ -47,6 +47,18 @@ public final class JWTAuthenticator: Sendable {
     /// confusion and cannot prove who signed.
     public init(configuration: JWTConfiguration) async throws {
         self.configuration = configuration
+        keySet = Mutex(try await Self.loadKeys(configuration))
+    }
+
+    /// Reads the JWKS again (after a key rotation at the identity provider): the new keys replace the old ones
+    /// at once and the token cache is emptied, so tokens signed by a removed key stop working.
+    public func reload() async throws {
+        let keys = try await Self.loadKeys(configuration)
+        keySet.withLock { $0 = keys }
+        cache.withLock { $0.removeAll() }
+    }
+
+    private static func loadKeys(_ configuration: JWTConfiguration) async throws -> JWTKeyCollection {
         let bytes = try ReadOnlyFile.readAll(configuration.jwksPath, maxBytes: 1 << 20, what: "JWKS")
         let document = try JSONParser().parse(bytes, context: configuration.jwksPath)
         guard let list = document["keys"]?.arrayValue, !list.isEmpty else {
@@ -55,12 +67,13 @@ public final class JWTAuthenticator: Sendable {
         for key in list where !["EC", "OKP", "RSA"].contains(key["kty"]?.stringValue ?? "") {
             throw MLSecError.unsupported("\(configuration.jwksPath): only EC (ES256), OKP (EdDSA) and RSA (RS256) keys are accepted")
         }
-        keys = JWTKeyCollection()
+        let keys = JWTKeyCollection()
         do {
             _ = try await keys.add(jwksJSON: String(decoding: bytes, as: UTF8.self))
         } catch {
             throw MLSecError.malformed("\(configuration.jwksPath) is not a usable JWKS: \(error)")
         }
+        return keys
     }
 
     /// The principal for `token`, or why not (for the audit log; the client only sees 401).
@@ -69,7 +82,7 @@ public final class JWTAuthenticator: Sendable {
         if let (principal, expiry) = cache.withLock({ $0[token] }), expiry > now { return .success(principal) }
         let claims: GatewayClaims
         do {
-            claims = try await keys.verify(token, as: GatewayClaims.self)
+            claims = try await keySet.withLock { $0 }.verify(token, as: GatewayClaims.self)
         } catch {
             return .failure(.init(reason: .mismatch, detail: String(String(describing: error).prefix(160))))
         }

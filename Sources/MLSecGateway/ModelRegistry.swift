@@ -71,6 +71,8 @@ public struct ModelSource: Sendable {
     /// Age identity files, when the model files are encrypted.
     public var identities: [String]
     public var inputRange: ClosedRange<Float>?
+    /// A GCRA limit shared by every caller of this model.
+    public var rateLimit: RateLimit?
 
     public init(name: String, version: String, path: String, signature: String, publicKeys: [String],
                 identities: [String] = [], inputRange: ClosedRange<Float>? = nil) {

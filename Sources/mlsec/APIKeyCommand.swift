@@ -31,6 +31,11 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Option(parsing: .upToNextOption, help: "Model name patterns the key may use.") var models: [String] = []
         @Option(name: .customLong("requests-per-second"), help: "Rate limit.") var requestsPerSecond: Double?
         @Option(help: "Rate limit burst.") var burst: Int?
+        @Option(name: .customLong("daily-requests"), help: "Quota: inference requests per UTC day.") var dailyRequests: Int?
+        @Option(name: .customLong("daily-elements"), help: "Quota: input elements per UTC day.") var dailyElements: Int?
+        @Option(name: .customLong("monthly-requests"), help: "Quota: inference requests per calendar month (UTC).") var monthlyRequests: Int?
+        @Option(name: .customLong("monthly-elements"), help: "Quota: input elements per calendar month (UTC).") var monthlyElements: Int?
+        @Option(name: .customLong("max-concurrent"), help: "Inference requests this key may have in flight.") var maxConcurrent: Int?
 
         func run() async throws {
             guard Role.builtIn[role] != nil else { throw MLSecError.usage("--role must be admin, publisher, inference or auditor here") }
@@ -40,7 +45,15 @@ struct APIKeyCommand: AsyncParsableCommand {
             if let burst, !(1...1_000_000).contains(burst) { throw MLSecError.usage("--burst must be 1...1000000") }
             try GatewayState.ensureDirectory(state.stateDir)
             let limit = requestsPerSecond.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int($0))) }
-            let (record, key) = try GatewayState.keyStore(state.stateDir).create(name: name, role: role, models: models, rateLimit: limit)
+            for (flag, value) in [("--daily-requests", dailyRequests), ("--daily-elements", dailyElements),
+                                  ("--monthly-requests", monthlyRequests), ("--monthly-elements", monthlyElements)] {
+                if let value, !(1...1_000_000_000_000_000).contains(value) { throw MLSecError.usage("\(flag) must be 1...10^15") }
+            }
+            if let maxConcurrent, !(1...100_000).contains(maxConcurrent) { throw MLSecError.usage("--max-concurrent must be 1...100000") }
+            let quota = QuotaLimits(dailyRequests: dailyRequests, dailyElements: dailyElements, monthlyRequests: monthlyRequests,
+                                    monthlyElements: monthlyElements)
+            let (record, key) = try GatewayState.keyStore(state.stateDir).create(
+                name: name, role: role, models: models, rateLimit: limit, quota: quota.isEmpty ? nil : quota, maxConcurrent: maxConcurrent)
             printJSON(.object([("id", .string(record.id)), ("key", .string(key))]))
         }
     }

@@ -4,6 +4,8 @@ import ArgumentParser
 import Foundation
 import Hummingbird
 import Logging
+import ServiceLifecycle
+import UnixSignals
 import MLSecCore
 import MLSecEngine
 import MLSecGateway
@@ -38,6 +40,10 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "Gateway configuration file (JSON).")
     var config: String?
+
+    @Option(name: .customLong("shutdown-grace"),
+            help: "Seconds in-flight requests get to finish after SIGTERM before they are cancelled.")
+    var shutdownGrace: Int = 25
 
     @Option(name: .customLong("audit-durability"),
             help: "request: each answer waits until its audit entry is on disk (default); batch: entries are committed in batches a few ms later (overrides the config).")
@@ -85,8 +91,15 @@ struct ServeCommand: AsyncParsableCommand {
             }
             FileHandle.standardOutput.write(Data("mlsec gateway listening on \(url)\n".utf8))
         }
-        try await app.runService()
-        try await services.audit.drain()
+        // One service group: the maintenance service (quota saving, SIGHUP reload, final audit drain) and the
+        // server. SIGTERM/SIGINT stop accepting, let in-flight requests finish within the grace period, then
+        // the maintenance service saves and drains (services stop in reverse order).
+        let maintenance = GatewayMaintenance(services: services, configurationPath: config, logger: logger)
+        var group = ServiceGroupConfiguration(
+            services: [.init(service: maintenance), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        group.maximumGracefulShutdownDuration = .seconds(shutdownGrace)
+        group.maximumCancellationDuration = .seconds(5)
+        try await ServiceGroup(configuration: group).run()
     }
 
     static func demoBanner(url: String, dir: String, inferenceKey: String) -> String {

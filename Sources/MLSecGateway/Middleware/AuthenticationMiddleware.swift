@@ -60,7 +60,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 throw await refuse(request, context, reason: "api key \(record.id) has unknown role \(record.role)")
             }
             var context = context
-            context.principal = Principal(id: "key:\(record.id)", role: role, models: record.models, rateLimit: record.rateLimit)
+            context.principal = Principal(id: "key:\(record.id)", role: role, models: record.models, rateLimit: record.rateLimit,
+                                          quota: record.quota, maxConcurrent: record.maxConcurrent)
             return try await next(request, context)
         }
     }

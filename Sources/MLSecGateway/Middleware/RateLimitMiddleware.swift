@@ -1,4 +1,5 @@
-// RateLimitMiddleware: per-principal GCRA limits; 429 with Retry-After and the IETF RateLimit headers.
+// RateLimitMiddleware: per-principal GCRA limits on every route but inference; 429 with Retry-After and the
+// IETF RateLimit headers. Inference is limited after parsing, with its cost (InferenceAdmission).
 
 import Foundation
 import Hummingbird
@@ -20,7 +21,9 @@ struct RateLimitMiddleware: RouterMiddleware {
     static let state = HTTPField.Name("RateLimit")!
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        guard let principal = context.principal, let limit = principal.rateLimit else { return try await next(request, context) }
+        guard let principal = context.principal, let limit = principal.rateLimit,
+            !(request.method == .post && request.uri.path.hasSuffix("/infer"))
+        else { return try await next(request, context) }
         let decision = limiter.check(key: principal.id, limit: limit)
         let window = Self.seconds(Double(limit.burst) / limit.requestsPerSecond)
         var headers: HTTPFields = [

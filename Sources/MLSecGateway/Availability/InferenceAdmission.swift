@@ -1,0 +1,131 @@
+// InferenceAdmission: every availability control an inference passes, in order, with its 429 or 503.
+
+import Foundation
+import HTTPTypes
+
+/// The availability limits from the configuration (`limits`), with strict defaults.
+public struct AvailabilityLimits: Sendable, Equatable {
+    /// What one inference costs in the GCRA limits: 1 per request, its batch size, or its input elements.
+    public enum Cost: String, Sendable, CaseIterable { case request, batch, elements }
+
+    public var cost = Cost.batch
+    /// A GCRA limit for every (key, model) pair, besides the key's own and the model's.
+    public var perKeyModel: RateLimit?
+    /// Requests one key may have in flight (inference).
+    public var maxConcurrentPerKey = 16
+    /// Inferences running at once, gateway-wide.
+    public var maxInFlight = 64
+    /// Inferences waiting for a slot; beyond this the gateway sheds with 503.
+    public var maxQueued = 256
+    /// How long an inference may wait for a slot.
+    public var queueTimeout = Duration.milliseconds(1000)
+    /// The deadline of an inference from the moment it is admitted to the moment the model runs.
+    public var requestTimeout = Duration.seconds(30)
+
+    public init() {}
+}
+
+/// A request's place in the gateway: released exactly once when the request ends.
+public struct AdmissionTicket: Sendable {
+    let key: String
+    let admitted: ContinuousClock.Instant
+}
+
+/// Concurrency per key → gateway-wide slots (bounded queue, deadline) → after parsing, GCRA per key, per model
+/// and per key+model with the request's cost → calendar quotas. Every refusal is a `GatewayError`: 429 with
+/// `Retry-After` and the IETF `RateLimit`/`RateLimit-Policy` fields for limits and quotas, 503 with
+/// `Retry-After` for shedding.
+public final class InferenceAdmission: Sendable {
+    public let limiter: RateLimiter
+    public let quotas: QuotaTracker
+    public let concurrency = ConcurrencyLimiter()
+    public let shedder: LoadShedder
+    public let limits: AvailabilityLimits
+
+    public init(limits: AvailabilityLimits, limiter: RateLimiter, quotas: QuotaTracker) {
+        self.limits = limits
+        self.limiter = limiter
+        self.quotas = quotas
+        self.shedder = LoadShedder(maxInFlight: limits.maxInFlight, maxQueued: limits.maxQueued)
+    }
+
+    static let policyField = HTTPField.Name("RateLimit-Policy")!
+    static let stateField = HTTPField.Name("RateLimit")!
+
+    /// Before the body is read: the key's concurrency, then a gateway slot.
+    public func enter(_ principal: Principal) async throws(GatewayError) -> AdmissionTicket {
+        let limit = principal.maxConcurrent ?? limits.maxConcurrentPerKey
+        guard concurrency.acquire(key: principal.id, limit: limit) else {
+            var headers: HTTPFields = [.retryAfter: "1"]
+            headers[Self.policyField] = "\"concurrency\";q=\(limit)"
+            throw GatewayError(.tooManyRequests, "too many concurrent requests for this key (\(limit)); retry later",
+                               headers: headers, auditReason: "concurrency limit \(limit)")
+        }
+        do {
+            try await shedder.acquire(deadline: limits.queueTimeout)
+        } catch {
+            concurrency.release(key: principal.id)
+            let reason = (error as? LoadShedder.Shed) == .deadline ? "queue deadline" : "queue full"
+            throw GatewayError(.serviceUnavailable, "the gateway is overloaded; retry later", headers: [.retryAfter: "1"],
+                               auditReason: "load shed: \(reason)")
+        }
+        return AdmissionTicket(key: principal.id, admitted: .now)
+    }
+
+    /// When the request ends, whatever happened.
+    public func leave(_ ticket: AdmissionTicket) {
+        shedder.release()
+        concurrency.release(key: ticket.key)
+    }
+
+    /// Whether the ticket's deadline passed (checked before the model runs).
+    public func expired(_ ticket: AdmissionTicket) -> Bool { ContinuousClock.now - ticket.admitted > limits.requestTimeout }
+
+    /// After parsing, when the cost is known: the GCRA limits and the quotas. Returns the rate-limit fields for
+    /// the response (the policies and the tightest state).
+    public func charge(_ principal: Principal, model: String, modelLimit: RateLimit?, batch: Int, elements: Int)
+        throws(GatewayError) -> HTTPFields {
+        let cost: Double = switch limits.cost {
+        case .request: 1
+        case .batch: Double(batch)
+        case .elements: Double(elements)
+        }
+        var items: [(name: String, item: RateLimiter.Item)] = []
+        if let limit = principal.rateLimit { items.append(("per-key", .init(key: principal.id, limit: limit, cost: cost))) }
+        if let limit = modelLimit { items.append(("per-model", .init(key: "m\u{1}" + model, limit: limit, cost: cost))) }
+        if let limit = limits.perKeyModel {
+            items.append(("per-key-model", .init(key: "km\u{1}" + principal.id + "\u{1}" + model, limit: limit, cost: cost)))
+        }
+        var headers: HTTPFields = [:]
+        if !items.isEmpty {
+            let decisions = limiter.check(items.map(\.item))
+            headers[Self.policyField] = items.map { name, item in
+                "\"\(name)\";q=\(item.limit.burst);w=\(max(1, RateLimitMiddleware.seconds(Double(item.limit.burst) / item.limit.requestsPerSecond)))"
+            }.joined(separator: ", ")
+            if let refused = decisions.indices.first(where: { !decisions[$0].allowed }) {
+                let decision = decisions[refused]
+                headers[Self.stateField] = "\"\(items[refused].name)\";r=0;t=\(RateLimitMiddleware.seconds(decision.resetSeconds))"
+                headers[.retryAfter] = String(max(1, RateLimitMiddleware.seconds(decision.retryAfter)))
+                let costNote = cost > Double(items[refused].item.limit.burst) ? " (this request costs \(Int(cost)), more than the burst)" : ""
+                throw GatewayError(.tooManyRequests, "rate limit exceeded (\(items[refused].name))\(costNote); retry later",
+                                   headers: headers, auditReason: "rate limited \(items[refused].name) cost \(Int(cost))")
+            }
+            if let tightest = decisions.indices.min(by: { decisions[$0].remaining < decisions[$1].remaining }) {
+                headers[Self.stateField] =
+                    "\"\(items[tightest].name)\";r=\(decisions[tightest].remaining);t=\(RateLimitMiddleware.seconds(decisions[tightest].resetSeconds))"
+            }
+        }
+        if let quota = principal.quota {
+            do {
+                try quotas.admit(key: principal.id, limits: quota, elements: elements)
+            } catch {
+                headers[Self.policyField] = "\"\(error.policy)\";q=\(error.quota);w=\(error.windowSeconds)"
+                headers[Self.stateField] = "\"\(error.policy)\";r=0;t=\(error.retryAfter)"
+                headers[.retryAfter] = String(error.retryAfter)
+                throw GatewayError(.tooManyRequests, "quota exhausted (\(error.policy), \(error.quota)); it resets in \(error.retryAfter) s",
+                                   headers: headers, auditReason: "quota \(error.policy) \(error.quota)")
+            }
+        }
+        return headers
+    }
+}
