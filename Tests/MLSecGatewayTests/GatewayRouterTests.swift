@@ -34,17 +34,20 @@ private struct Harness {
     let directory: String
 
     /// `model` defaults to a real softmax model; pass a broken one to exercise output validation.
-    init(model: LoadedModel? = nil, corsOrigins: Set<String> = []) async throws {
+    init(model: LoadedModel? = nil, corsOrigins: Set<String> = [], availability: AvailabilityLimits = AvailabilityLimits(),
+         modelLimit: RateLimit? = nil) async throws {
         directory = NSTemporaryDirectory() + "mlsec-router-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let keys = try APIKeyStore(database: try DatabaseQueue())
         receiptKey = ModelSigningKey.generate(.ed25519)
         let model = try model ?? ValidationTests.softmaxModel()
+        var source = ModelSource(name: "digits", version: "1", path: "/nonexistent", signature: "/nonexistent", publicKeys: [])
+        source.rateLimit = modelLimit
         var services = GatewayServices(
-            models: ModelCatalog(models: ["digits": model]), keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
+            models: ModelCatalog(models: ["digits": model], sources: [source]), keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
             audit: AuditRecorder(log: try AuditLog(path: "\(directory)/audit.db")), receipts: ReceiptSigner(key: receiptKey),
             checkpointSigner: try NoteSigner.generate(name: "test/audit"), checkpointOrigin: "test/audit",
-            maxBodyBytes: 64 * 1024, maxBatch: 8)
+            maxBodyBytes: 64 * 1024, maxBatch: 8, availability: availability)
         services.metrics = GatewayMetrics()
         services.corsOrigins = corsOrigins
         self.services = services
@@ -116,6 +119,30 @@ struct GatewayRouterTests {
         let (status, headers, _) = try await h.request(.get, "/v2/models/digits", key: h.limited)
         #expect(status == .tooManyRequests && headers[.retryAfter] != nil)
         #expect(headers[HTTPField.Name("RateLimit-Policy")!]?.contains("q=2") == true)
+    }
+
+    @Test("inference limits: a batch costs its size against the model's limit, quotas refuse with their reset time")
+    func inferenceLimits() async throws {
+        let h = try await Harness(modelLimit: RateLimit(requestsPerSecond: 0.01, burst: 10))
+        let policy = HTTPField.Name("RateLimit-Policy")!
+        let (first, headers, _) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(batch: 8))
+        #expect(first == .ok && headers[policy]?.contains(#""per-model";q=10"#) == true, "\(headers)")
+        #expect(headers[HTTPField.Name("RateLimit")!]?.contains("r=2") == true)
+        let (refused, refusedHeaders, body) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference,
+                                                                  body: Harness.inferBody(batch: 4))
+        #expect(refused == .tooManyRequests && refusedHeaders[.retryAfter] != nil)
+        #expect(String(decoding: body, as: UTF8.self).contains("per-model"))
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(batch: 2)).0 == .ok,
+                "the refused batch charged nothing")
+        // Quotas: a key with one request a day (on a gateway without the model limit).
+        let h2 = try await Harness()
+        let key2 = try h2.services.keys.create(name: "q", role: "inference", models: ["digits"], quota: QuotaLimits(dailyRequests: 1)).1
+        #expect(try await h2.request(.post, "/v2/models/digits/infer", key: key2, body: Harness.inferBody()).0 == .ok)
+        let (exhausted, quotaHeaders, quotaBody) = try await h2.request(.post, "/v2/models/digits/infer", key: key2, body: Harness.inferBody())
+        #expect(exhausted == .tooManyRequests && String(decoding: quotaBody, as: UTF8.self).contains("daily-requests"))
+        let retry = Int(quotaHeaders[.retryAfter] ?? "") ?? 0
+        #expect(retry >= 1 && retry <= 86_400)
+        #expect(quotaHeaders[policy] == #""daily-requests";q=1;w=86400"#)
     }
 
     @Test("validation: bad input 400, large body 413, wrong content type 415; a good one 200 with a valid receipt")

@@ -47,7 +47,7 @@ public final class RateLimiter: Sendable {
     private let clock: @Sendable () -> Double
     /// Keys are swept (entries whose bucket is full again are dropped) every this many new keys, so memory
     /// stays proportional to the keys active within their refill time, whatever the key cardinality.
-    static let sweepEvery = 4096
+    public static let sweepEvery = 4096
 
     /// `clock` returns seconds (monotonic); injectable for tests.
     public init(clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {

@@ -1,0 +1,172 @@
+// Availability controls alone, with injected clocks: multi-limit GCRA, quotas over calendar windows,
+// per-key concurrency and load shedding.
+
+import Foundation
+import GRDB
+import MLSecGateway
+import Synchronization
+import Testing
+
+/// A value shared by concurrent test tasks.
+final class Shared<Value: Sendable>: Sendable {
+    let value: Mutex<Value>
+    init(_ value: Value) { self.value = Mutex(value) }
+    func update(_ body: @Sendable (inout Value) -> Void) { value.withLock { body(&$0) } }
+    var current: Value { value.withLock { $0 } }
+}
+
+@Suite("availability: limits, quotas, concurrency, shedding")
+struct AvailabilityTests {
+    @Test("the reference vectors: burst at zero admits exactly B; refill admits one per 1/r")
+    func referenceVectors() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 1, burst: 5)
+        let burst = (0..<10).map { _ in limiter.check(key: "a", limit: limit).allowed ? "1" : "0" }.joined()
+        #expect(burst == "1111100000")
+        // Drained: half a period admits nothing, a whole one admits exactly one.
+        clock.advance(0.5)
+        #expect(!limiter.check(key: "a", limit: limit).allowed)
+        clock.advance(0.5)
+        #expect(limiter.check(key: "a", limit: limit).allowed)
+        #expect(!limiter.check(key: "a", limit: limit).allowed)
+        // An idle gap refills min(B, gap x r).
+        clock.advance(3)
+        #expect((0..<5).filter { _ in limiter.check(key: "a", limit: limit).allowed }.count == 3)
+        clock.advance(100)
+        #expect((0..<8).filter { _ in limiter.check(key: "a", limit: limit).allowed }.count == 5)
+    }
+
+    @Test("several limits for one request: admitted only if all admit, charged to all; a refusal charges none")
+    func allOrNothing() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let key = RateLimiter.Item(key: "key", limit: RateLimit(requestsPerSecond: 100, burst: 100), cost: 8)
+        let model = RateLimiter.Item(key: "model", limit: RateLimit(requestsPerSecond: 10, burst: 10), cost: 8)
+        #expect(limiter.check([key, model]).allSatisfy { $0.allowed })
+        let second = limiter.check([key, model])
+        #expect(second[0].allowed && !second[1].allowed, "the model's budget (10) has 2 left, this costs 8")
+        #expect(second[1].retryAfter > 0.5 && second[1].retryAfter < 0.7)
+        // The refused request charged nothing to the key: 100 - 8 = 92 left, so 11 more batches of 8 pass alone.
+        #expect((0..<12).filter { _ in limiter.check([key]).allSatisfy { $0.allowed } }.count == 11)
+        // A batch above the burst is never admitted, however long one waits.
+        clock.advance(1000)
+        #expect(!limiter.check([RateLimiter.Item(key: "model", limit: model.limit, cost: 11)])[0].allowed)
+    }
+
+    @Test("many distinct keys: memory stays bounded by the keys active within their refill time")
+    func keyCardinality() {
+        let clock = ManualClock()
+        let limiter = RateLimiter(clock: clock.read)
+        let limit = RateLimit(requestsPerSecond: 10, burst: 10)
+        for i in 0..<50_000 {
+            _ = limiter.check(key: "tenant-\(i)", limit: limit)
+            clock.advance(0.001)  // each key's bucket is full again 0.1 s later
+        }
+        #expect(limiter.trackedKeys < 2 * RateLimiter.sweepEvery, "\(limiter.trackedKeys) keys tracked")
+    }
+
+    @Test("concurrent requests against a shared model limit never over-admit")
+    func contention() async {
+        let limiter = RateLimiter(clock: { 0 })
+        let admitted = Shared(0)
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<200 {
+                group.addTask {
+                    let items = [RateLimiter.Item(key: "k\(i % 7)", limit: RateLimit(requestsPerSecond: 1, burst: 1000), cost: 2),
+                                 RateLimiter.Item(key: "model", limit: RateLimit(requestsPerSecond: 1, burst: 50), cost: 2)]
+                    if limiter.check(items).allSatisfy({ $0.allowed }) { admitted.update { $0 += 1 } }
+                }
+            }
+        }
+        #expect(admitted.current == 25)
+    }
+
+    final class DateClock: Sendable {
+        let now: Mutex<Date>
+        init(_ text: String) { now = Mutex(ISO8601DateFormatter().date(from: text) ?? Date()) }
+        func advance(_ seconds: Double) { now.withLock { $0 = $0.addingTimeInterval(seconds) } }
+        var read: @Sendable () -> Date { { [self] in now.withLock { $0 } } }
+    }
+
+    @Test("quotas: daily and monthly budgets of requests and elements, reset at UTC midnight and month start")
+    func quotas() throws {
+        let clock = DateClock("2026-11-30T23:59:00Z")
+        let tracker = QuotaTracker(store: nil, now: clock.read)
+        let limits = QuotaLimits(dailyRequests: 3, monthlyElements: 1000)
+        for _ in 0..<3 { try tracker.admit(key: "k", limits: limits, elements: 64) }
+        do {
+            try tracker.admit(key: "k", limits: limits, elements: 64)
+            Issue.record("a fourth request passed a daily budget of 3")
+        } catch {
+            #expect(error.policy == "daily-requests" && error.quota == 3 && error.retryAfter == 60 && error.windowSeconds == 86_400)
+        }
+        try tracker.admit(key: "other", limits: limits, elements: 64)  // budgets are per key
+        clock.advance(61)  // 2026-12-01T00:00:01Z: a new day and a new month
+        for _ in 0..<3 { try tracker.admit(key: "k", limits: limits, elements: 300) }
+        do {
+            try tracker.admit(key: "k", limits: QuotaLimits(monthlyElements: 1000), elements: 300)
+            Issue.record("elements over the monthly budget passed")
+        } catch {
+            #expect(error.policy == "monthly-elements" && error.windowSeconds == 31 * 86_400 && error.retryAfter == 31 * 86_400 - 1)
+        }
+        #expect(tracker.usage(key: "k").day == QuotaTracker.Usage(requests: 3, elements: 900))
+    }
+
+    @Test("quota usage survives a restart through the store, and a failed save is retried")
+    func quotaPersistence() throws {
+        let store = try APIKeyStore(database: try DatabaseQueue())
+        let clock = DateClock("2026-11-29T12:00:00Z")
+        let limits = QuotaLimits(dailyRequests: 5)
+        let first = QuotaTracker(store: store, now: clock.read)
+        for _ in 0..<4 { try first.admit(key: "k", limits: limits, elements: 1) }
+        try first.save()
+        try first.save()  // nothing new: no double counting
+        let restarted = QuotaTracker(store: store, now: clock.read)
+        try restarted.admit(key: "k", limits: limits, elements: 1)
+        #expect(throws: QuotaTracker.Exhausted.self) { try restarted.admit(key: "k", limits: limits, elements: 1) }
+        #expect(restarted.usage(key: "k").day.requests == 5)
+    }
+
+    @Test("per-key concurrency: at most N in flight, released slots are reusable")
+    func concurrency() {
+        let limiter = ConcurrencyLimiter()
+        #expect(limiter.acquire(key: "a", limit: 2) && limiter.acquire(key: "a", limit: 2))
+        #expect(!limiter.acquire(key: "a", limit: 2))
+        #expect(limiter.acquire(key: "b", limit: 2), "another key is not affected")
+        limiter.release(key: "a")
+        #expect(limiter.acquire(key: "a", limit: 2))
+        for _ in 0..<2 { limiter.release(key: "a") }
+        limiter.release(key: "b")
+        #expect(limiter.count(key: "a") == 0 && limiter.count(key: "b") == 0)
+    }
+
+    @Test("load shedding: N run, M wait in order, the rest are shed at once; waiters past their deadline are shed")
+    func shedding() async throws {
+        let shedder = LoadShedder(maxInFlight: 2, maxQueued: 2)
+        try await shedder.acquire(deadline: .seconds(10))
+        try await shedder.acquire(deadline: .seconds(10))
+        let order = Shared<[Int]>([])
+        var waiters: [Task<Void, any Error>] = []
+        for i in 0..<2 {
+            waiters.append(Task {
+                try await shedder.acquire(deadline: .seconds(30))
+                order.update { $0.append(i) }
+            })
+            // Wait (bounded) until this waiter is queued, so the queue order is known.
+            for _ in 0..<2000 where shedder.load.queued < i + 1 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        #expect(shedder.load == (2, 2))
+        await #expect(throws: LoadShedder.Shed.queueFull) { try await shedder.acquire(deadline: .seconds(10)) }
+        shedder.release()
+        shedder.release()
+        for waiter in waiters { try await waiter.value }
+        #expect(order.current == [0, 1], "FIFO")
+        #expect(shedder.load == (2, 0), "the slots passed to the waiters")
+        await #expect(throws: LoadShedder.Shed.deadline) { try await shedder.acquire(deadline: .milliseconds(50)) }
+        #expect(shedder.load == (2, 0), "an expired waiter leaves the queue")
+        shedder.release()
+        shedder.release()
+        #expect(shedder.load == (0, 0))
+    }
+}
