@@ -18,6 +18,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 [ -f /usr/include/zlib.h ] || need_apt+=(zlib1g-dev)
 [ -f /usr/include/bzlib.h ] || need_apt+=(libbz2-dev)
 [ -f /usr/include/lzma.h ] || need_apt+=(liblzma-dev)
+command -v wrk >/dev/null || need_apt+=(wrk)   # bounded load for the overload and drain tests
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
