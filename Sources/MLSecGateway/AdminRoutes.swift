@@ -28,6 +28,21 @@ struct AdminRoutes {
             return Response(status: .noContent)
         }
         router.put("/admin/models/:model") { request, context in try await deploy(request, context) }
+        router.get("/admin/upstreams") { _, context in
+            _ = try await authorize(context, .readAudit, action: "read_upstreams")
+            return GatewayResponse.json(.object([("models", .array(services.models.all.compactMap { model -> JSONValue? in
+                guard let pool = model.upstream else { return nil }
+                return .object([
+                    ("model", .string(model.name)),
+                    ("upstreams", .array(pool.status.map { member in
+                        .object([
+                            ("url", .string(member.endpoint.url)), ("healthy", .bool(member.healthy)),
+                            ("outstanding", .int(member.outstanding)), ("breaker", .string(member.breaker.state.rawValue)),
+                        ])
+                    })),
+                ])
+            }))]))
+        }
         router.get("/admin/audit/checkpoint") { _, context in
             let principal = try await authorize(context, .readAudit, action: "read_audit")
             try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/checkpoint",

@@ -153,11 +153,12 @@ public struct GatewayConfiguration: Sendable {
             }
         }
         for (i, m) in (doc["models"]?.arrayValue ?? []).enumerated() {
-            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "identities", "input_range", "rate_limit"],
+            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "identities", "input_range", "rate_limit",
+                                        "upstreams", "upstream_model", "upstream_policy", "digest", "softmax_output"],
                            "models[\(i)]")
-            guard let name = m["name"]?.stringValue, let modelPath = m["path"]?.stringValue,
-                let signature = m["signature"]?.stringValue, let keys = m["public_keys"]?.arrayValue?.compactMap(\.stringValue), !keys.isEmpty
-            else { throw MLSecError.malformed("models[\(i)] needs name, path, signature and public_keys") }
+            guard let name = m["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 100 else {
+                throw MLSecError.malformed("models[\(i)] needs a name (1-100 characters)")
+            }
             var range: ClosedRange<Float>?
             if let r = m["input_range"]?.arrayValue {
                 guard r.count == 2, case .number(let lo) = r[0], case .number(let hi) = r[1], let a = Float(lo), let b = Float(hi), a <= b else {
@@ -165,10 +166,55 @@ public struct GatewayConfiguration: Sendable {
                 }
                 range = a...b
             }
-            var source = ModelSource(
-                name: name, version: m["version"]?.stringValue ?? "1", path: resolve(modelPath), signature: resolve(signature),
-                publicKeys: keys.map(resolve), identities: (m["identities"]?.arrayValue?.compactMap(\.stringValue) ?? []).map(resolve),
-                inputRange: range)
+            var source: ModelSource
+            if let list = m["upstreams"]?.arrayValue {
+                source = ModelSource(name: name, version: m["version"]?.stringValue ?? "1", path: "", signature: "", publicKeys: [],
+                                     inputRange: range)
+                source.upstreams = try list.enumerated().map { j, u in
+                    try Self.check(u, allowed: ["url", "ca", "client_certificate", "client_key", "bearer_token_file"], "models[\(i)].upstreams[\(j)]")
+                    guard let url = u["url"]?.stringValue else { throw MLSecError.malformed("models[\(i)].upstreams[\(j)] needs a url") }
+                    try UpstreamEndpoint.validate(url)
+                    return UpstreamEndpoint(url: url, caFile: u["ca"]?.stringValue.map(resolve),
+                                            clientCertificate: u["client_certificate"]?.stringValue.map(resolve),
+                                            clientKey: u["client_key"]?.stringValue.map(resolve),
+                                            bearerTokenFile: u["bearer_token_file"]?.stringValue.map(resolve))
+                }
+                guard !source.upstreams.isEmpty, source.upstreams.count <= 64 else {
+                    throw MLSecError.malformed("models[\(i)].upstreams must list 1-64 servers")
+                }
+                source.upstreamModel = m["upstream_model"]?.stringValue
+                if let digest = m["digest"]?.stringValue {
+                    guard digest.hasPrefix("sha256:"), digest.utf8.count == 71, Hex.decode(String(digest.dropFirst(7))) != nil else {
+                        throw MLSecError.malformed("models[\(i)].digest must be sha256:<64 hex digits>")
+                    }
+                    source.digest = digest.lowercased()
+                }
+                source.softmaxOutput = m["softmax_output"]?.boolValue ?? false
+                if let p = m["upstream_policy"] {
+                    try Self.check(p, allowed: ["timeout_ms", "max_attempts", "health_interval_ms", "failure_threshold", "open_ms"],
+                                   "models[\(i)].upstream_policy")
+                    func int(_ key: String, _ r: ClosedRange<Int>) throws -> Int? {
+                        guard let v = p[key] else { return nil }
+                        guard let n = v.integerValue, r.contains(n) else {
+                            throw MLSecError.malformed("models[\(i)].upstream_policy.\(key) must be in \(r.lowerBound)...\(r.upperBound)")
+                        }
+                        return n
+                    }
+                    if let ms = try int("timeout_ms", 1...600_000) { source.upstreamPolicy.timeout = .milliseconds(ms) }
+                    if let n = try int("max_attempts", 1...10) { source.upstreamPolicy.maxAttempts = n }
+                    if let ms = try int("health_interval_ms", 100...600_000) { source.upstreamPolicy.healthInterval = .milliseconds(ms) }
+                    if let n = try int("failure_threshold", 1...1000) { source.upstreamPolicy.failureThreshold = n }
+                    if let ms = try int("open_ms", 1...3_600_000) { source.upstreamPolicy.openSeconds = Double(ms) / 1000 }
+                }
+            } else {
+                guard let modelPath = m["path"]?.stringValue, let signature = m["signature"]?.stringValue,
+                    let keys = m["public_keys"]?.arrayValue?.compactMap(\.stringValue), !keys.isEmpty
+                else { throw MLSecError.malformed("models[\(i)] needs path, signature and public_keys (or upstreams)") }
+                source = ModelSource(
+                    name: name, version: m["version"]?.stringValue ?? "1", path: resolve(modelPath), signature: resolve(signature),
+                    publicKeys: keys.map(resolve), identities: (m["identities"]?.arrayValue?.compactMap(\.stringValue) ?? []).map(resolve),
+                    inputRange: range)
+            }
             if let limit = m["rate_limit"] { source.rateLimit = try Self.rateLimit(limit, "models[\(i)].rate_limit") }
             models.append(source)
         }

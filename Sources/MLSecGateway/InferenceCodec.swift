@@ -141,6 +141,43 @@ public enum InferenceCodec {
         return negative ? -magnitude : magnitude
     }
 
+    /// The request the gateway sends upstream: rebuilt from the validated values (never the client's bytes,
+    /// so parser differences between the gateway and the upstream cannot be exploited).
+    static func upstreamRequest(_ values: [Float], batch: Int, model: LoadedModel) -> [UInt8] {
+        JSONWriter.bytes(.object([
+            ("inputs", .array([.object([
+                ("name", .string(model.input.name)), ("shape", .array([.int(batch), .int(model.input.shape[1])])),
+                ("datatype", .string("FP32")), ("data", .array(values.map { .number(String($0)) })),
+            ])])),
+            ("outputs", .array([.object([("name", .string(model.output.name))])])),
+        ]))
+    }
+
+    /// The output values of an upstream's V2 JSON response (hostile input: size- and depth-limited, the declared
+    /// output only, the expected shape). A bad answer is a 502.
+    static func upstreamOutput(_ body: [UInt8], batch: Int, model: LoadedModel) throws(GatewayError) -> [Float] {
+        func bad(_ why: String) -> GatewayError {
+            GatewayError(.badGateway, "the model's upstream sent an invalid answer", auditReason: "upstream answer: \(why)")
+        }
+        let document: JSONValue
+        do {
+            document = try JSONParser(limits: parserLimits).parse(body, context: "upstream response")
+        } catch {
+            throw bad("not JSON")
+        }
+        guard let outputs = document["outputs"]?.arrayValue,
+            let output = outputs.first(where: { $0["name"]?.stringValue == model.output.name })
+        else { throw bad("no output \(model.output.name)") }
+        let width = model.output.shape[1]
+        guard output["shape"]?.arrayValue?.compactMap(\.integerValue) == [batch, width] else { throw bad("wrong shape") }
+        guard let data = output["data"] else { throw bad("no data") }
+        var values: [Float] = []
+        values.reserveCapacity(batch * width)
+        try flatten(data, into: &values, limit: batch * width, depth: 0)
+        guard values.count == batch * width else { throw bad("\(values.count) values") }
+        return values
+    }
+
     /// Checks an output: finite values, the declared shape, and probability rows for softmax models.
     public static func validateOutput(_ values: [Float], batch: Int, model: LoadedModel) throws(GatewayError) {
         let width = model.output.shape[1]

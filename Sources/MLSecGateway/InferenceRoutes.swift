@@ -129,18 +129,30 @@ struct InferenceRoutes {
         }
         let output: [Float]
         do {
-            output = try model.model.forward(try model.model.inputTensor(rows: parsed.values, count: parsed.batch)).data
+            if let pool = model.upstream, let upstreamModel = model.upstreamModel {
+                let answer = try await pool.post(path: "/v2/models/\(upstreamModel)/infer",
+                                                 body: InferenceCodec.upstreamRequest(parsed.values, batch: parsed.batch, model: model))
+                output = try InferenceCodec.upstreamOutput(answer.body, batch: parsed.batch, model: model)
+            } else if let engine = model.engine {
+                output = try engine.forward(try engine.inputTensor(rows: parsed.values, count: parsed.batch)).data
+            } else {
+                throw GatewayError(.internalServerError, "the model has no backend", auditReason: "model without engine or upstream")
+            }
             try InferenceCodec.validateOutput(output, batch: parsed.batch, model: model)
         } catch {
             // Never a silently wrong answer: a 500, an audit entry, a critical log line and an alert counter.
             let failure = error as? GatewayError
                 ?? GatewayError(.internalServerError, "inference failed", auditReason: "inference failed: \(error)")
-            services.metrics.alert(kind: failure.auditReason.hasPrefix("output validation") ? "output_validation" : "inference_failed",
-                                   model: model.name)
-            context.logger.critical("ALERT model answer withheld", metadata: [
-                "model": "\(model.name)", "version": "\(model.version)", "reason": "\(failure.auditReason.prefix(200))",
-                "request_id": "\(context.requestID)",
-            ])
+            // Unavailable upstreams (503) are an availability event counted as rejections, not a wrong answer.
+            if failure.status != .serviceUnavailable {
+                let kind = failure.auditReason.hasPrefix("output validation") ? "output_validation"
+                    : failure.status == .badGateway ? "upstream_failed" : "inference_failed"
+                services.metrics.alert(kind: kind, model: model.name)
+                context.logger.critical("ALERT model answer withheld", metadata: [
+                    "model": "\(model.name)", "version": "\(model.version)", "reason": "\(failure.auditReason.prefix(200))",
+                    "request_id": "\(context.requestID)",
+                ])
+            }
             throw await deny(failure, principal, "infer", resource, context, model: model)
         }
         let (responseBody, responseHeaderLength) = InferenceCodec.encode(output, batch: parsed.batch, request: parsed, model: model)

@@ -1,5 +1,6 @@
 // ModelRegistry: models loaded only after their signature verifies and the scanner calls them clean.
 
+import Crypto
 import Foundation
 import MLSecCore
 import MLSecEncryption
@@ -34,17 +35,22 @@ public struct LoadedModel: Sendable {
     public var version: String
     /// The signed manifest's root digest, `sha256:<hex>`.
     public var digest: String
-    public var model: Model
+    /// The local engine's model; nil when upstream servers serve it.
+    public var engine: Model?
+    /// The upstream servers that serve this model instead of the local engine.
+    public var upstream: UpstreamPool?
+    /// The model's name on the upstream servers.
+    public var upstreamModel: String?
     public var input: ServedTensor
     public var output: ServedTensor
     public var endsWithSoftmax: Bool
 
-    public init(name: String, version: String, digest: String, model: Model, input: ServedTensor, output: ServedTensor,
+    public init(name: String, version: String, digest: String, model: Model?, input: ServedTensor, output: ServedTensor,
                 endsWithSoftmax: Bool) {
         self.name = name
         self.version = version
         self.digest = digest
-        self.model = model
+        self.engine = model
         self.input = input
         self.output = output
         self.endsWithSoftmax = endsWithSoftmax
@@ -73,6 +79,15 @@ public struct ModelSource: Sendable {
     public var inputRange: ClosedRange<Float>?
     /// A GCRA limit shared by every caller of this model.
     public var rateLimit: RateLimit?
+    /// Upstream V2 servers that serve the model instead of the local engine (then path and signature are unused).
+    public var upstreams: [UpstreamEndpoint] = []
+    public var upstreamModel: String?
+    public var upstreamPolicy = UpstreamPolicy()
+    /// For upstream models: the model digest receipts name (`sha256:<hex>`, e.g. the signed manifest's root
+    /// digest of what the upstreams serve); when absent, the SHA-256 of the upstream's model metadata.
+    public var digest: String?
+    /// For upstream models: whether output rows are probabilities (checked to sum to one).
+    public var softmaxOutput = false
 
     public init(name: String, version: String, path: String, signature: String, publicKeys: [String],
                 identities: [String] = [], inputRange: ClosedRange<Float>? = nil) {
@@ -155,9 +170,34 @@ public final class ModelCatalog: Sendable {
 
 /// Loads models with every check: signature (against trusted keys), decryption in memory, scan, structure.
 public enum ModelLoader {
+    /// An upstream-served model: its tensors come from the upstream's V2 metadata (FP32, [-1, n] in and out);
+    /// the gateway still authenticates, limits, validates, signs receipts and audits every request.
+    static func loadUpstream(_ source: ModelSource) async throws -> LoadedModel {
+        let pool = try UpstreamPool(model: source.name, endpoints: source.upstreams, policy: source.upstreamPolicy)
+        let upstreamModel = source.upstreamModel ?? source.name
+        let metadata = try await pool.metadata(upstreamModel: upstreamModel)
+        func tensor(_ list: String) throws -> ServedTensor {
+            guard let tensors = metadata[list]?.arrayValue, tensors.count == 1, let name = tensors[0]["name"]?.stringValue,
+                tensors[0]["datatype"]?.stringValue == "FP32", let shape = tensors[0]["shape"]?.arrayValue?.compactMap(\.integerValue),
+                shape.count == 2, shape[0] == -1, shape[1] >= 1, shape[1] <= 1 << 20
+            else {
+                throw MLSecError.unsupported("model \(source.name): the upstream must declare one FP32 \(list.dropLast()) of shape [-1, n]")
+            }
+            return ServedTensor(name: name, datatype: "FP32", shape: shape, range: list == "inputs" ? source.inputRange : nil)
+        }
+        let digest = source.digest ?? "sha256:" + Hex.encode(SHA256.hash(data: JSONWriter.canonical(metadata)))
+        var model = LoadedModel(name: source.name, version: source.version, digest: digest, model: nil, input: try tensor("inputs"),
+                                output: try tensor("outputs"), endsWithSoftmax: source.softmaxOutput)
+        model.upstream = pool
+        model.upstreamModel = upstreamModel
+        pool.startHealthChecks()
+        return model
+    }
+
     static let maxModelBytes = 1 << 30
 
     public static func load(_ source: ModelSource) async throws -> LoadedModel {
+        if !source.upstreams.isEmpty { return try await loadUpstream(source) }
         let bundle = try SignatureBundle(fileBytes: try ReadOnlyFile.readAll(source.signature, maxBytes: 16 << 20, what: "signature"))
         var manifest: Manifest?
         var failures: [String] = []

@@ -170,3 +170,40 @@ struct AvailabilityTests {
         #expect(shedder.load == (0, 0))
     }
 }
+
+@Suite("upstreams: circuit breaker and retry budget")
+struct UpstreamPolicyTests {
+    @Test("the breaker opens after N consecutive failures, lets one trial through after the cool-down, closes on success")
+    func breaker() {
+        var breaker = CircuitBreaker(failureThreshold: 3, openSeconds: 5)
+        for _ in 0..<2 { breaker.recordFailure(now: 0) }
+        var allowed = breaker.allows(now: 0)
+        #expect(breaker.state == .closed && allowed)
+        breaker.recordSuccess()  // a success resets the count
+        for _ in 0..<3 { breaker.recordFailure(now: 1) }
+        allowed = breaker.allows(now: 5.9)
+        #expect(breaker.state == .open && !allowed)
+        allowed = breaker.allows(now: 6)
+        #expect(allowed && breaker.state == .halfOpen)
+        allowed = breaker.allows(now: 6.1)
+        #expect(!allowed, "one trial at a time")
+        breaker.recordFailure(now: 6.2)
+        allowed = breaker.allows(now: 11)
+        #expect(breaker.state == .open && !allowed)
+        allowed = breaker.allows(now: 11.25)
+        #expect(allowed)
+        breaker.recordSuccess()
+        allowed = breaker.allows(now: 11.35)
+        #expect(breaker.state == .closed && allowed)
+    }
+
+    @Test("retries are capped at a share of recent requests plus a small floor, over a sliding window")
+    func retryBudget() {
+        var budget = RetryBudget(ratio: 0.2, minimumPerSecond: 0.1, windowSeconds: 10)
+        for i in 0..<100 { budget.recordRequest(now: Double(i) * 0.05) }  // 100 requests in 5 s
+        let granted = (0..<100).filter { _ in budget.withdraw(now: 5) }.count
+        #expect(granted == 21, "20% of 100 + 0.1/s x 10 s")
+        // Eleven seconds later the window has moved on: only the floor is left.
+        #expect((0..<5).filter { _ in budget.withdraw(now: 16.5) }.count == 1)
+    }
+}
