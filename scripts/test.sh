@@ -52,6 +52,13 @@ log "building (release)"
 swift build -c release --build-tests
 export MLSEC_BIN="$PWD/.build/release/mlsec"
 
+# A private PostgreSQL server (Debian's package) for the shared-state tests; stopped however the run ends.
+PG_DIR=$(mktemp -d /tmp/mlsec-pg-XXXXXX)
+rmdir "$PG_DIR"
+log "starting a private PostgreSQL server"
+eval "$(scripts/postgres.sh start "$PG_DIR")"
+trap 'scripts/postgres.sh stop "$PG_DIR"' EXIT
+
 log "Swift tests"
 swift test -c release --skip-build
 

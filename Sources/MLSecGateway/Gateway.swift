@@ -47,7 +47,7 @@ public enum Gateway {
         if !services.corsOrigins.isEmpty { router.add(middleware: GatewayCORSMiddleware(allowedOrigins: services.corsOrigins)) }
         router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit,
                                                       clientCertificates: services.clientCertificates))
-        router.add(middleware: RateLimitMiddleware(limiter: services.limiter, audit: services.audit))
+        router.add(middleware: RateLimitMiddleware(limiter: services.rateLimits, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)
         AdminRoutes(services: services, inference: inference).register(on: router)

@@ -26,6 +26,9 @@ public struct GatewayConfiguration: Sendable {
     public var auditOrigin = "mlsec/audit"
     public var auditDurability = AuditDurability.request
     public var availability = AvailabilityLimits()
+    /// PostgreSQL for state shared by replicas (today: the rate-limit state): `postgres://user@host:port/db`.
+    public var databaseURL: String?
+    public var databasePasswordFile: String?
     public var roles: [String: Role] = Role.builtIn
     public var models: [ModelSource] = []
     public var jwt: JWTConfiguration?
@@ -58,7 +61,8 @@ public struct GatewayConfiguration: Sendable {
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
-        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "cors"], path)
+        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "cors",
+                                      "database"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
             try Self.check(l, allowed: ["host", "port"], "listen")
@@ -107,6 +111,14 @@ public struct GatewayConfiguration: Sendable {
             availability.maxQueued = try integer("max_queued", 0...1_000_000) ?? availability.maxQueued
             if let ms = try integer("queue_timeout_ms", 1...600_000) { availability.queueTimeout = .milliseconds(ms) }
             if let ms = try integer("request_timeout_ms", 1...3_600_000) { availability.requestTimeout = .milliseconds(ms) }
+        }
+        if let database = doc["database"] {
+            try Self.check(database, allowed: ["url", "password_file"], "database")
+            guard let url = database["url"]?.stringValue, url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") else {
+                throw MLSecError.malformed("database.url must be postgres://user@host[:port]/database")
+            }
+            databaseURL = url
+            databasePasswordFile = database["password_file"]?.stringValue.map(resolve)
         }
         if let cors = doc["cors"] {
             try Self.check(cors, allowed: ["allowed_origins"], "cors")

@@ -26,9 +26,14 @@ public struct GatewayMaintenance: Service {
         await withDiscardingTaskGroup { group in
             group.addTask {
                 await cancelWhenGracefulShutdown {
+                    var ticks = 0
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         saveQuotas()
+                        ticks += 1
+                        if ticks % 60 == 0, let shared = services.rateLimits as? PostgresRateLimiter {
+                            try? await shared.sweep()
+                        }
                     }
                 }
             }

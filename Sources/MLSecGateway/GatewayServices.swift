@@ -13,6 +13,8 @@ public struct GatewayServices: Sendable {
     public var corsOrigins: Set<String> = []
     public var roles: [String: Role]
     public var limiter: RateLimiter
+    /// Where GCRA state lives: `limiter` (this process) or PostgreSQL (shared by replicas).
+    public var rateLimits: any RateLimitBackend
     public var audit: AuditRecorder
     public var receipts: ReceiptSigner
     public var checkpointSigner: NoteSigner
@@ -26,7 +28,7 @@ public struct GatewayServices: Sendable {
     public init(models: ModelCatalog, keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
                 audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
                 maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64, availability: AvailabilityLimits = AvailabilityLimits(),
-                quotaClock: @escaping @Sendable () -> Date = { Date() }) {
+                quotaClock: @escaping @Sendable () -> Date = { Date() }, sharedLimits: (any RateLimitBackend)? = nil) {
         self.models = models
         self.keys = keys
         self.roles = roles
@@ -37,6 +39,7 @@ public struct GatewayServices: Sendable {
         self.checkpointOrigin = checkpointOrigin
         self.maxBodyBytes = maxBodyBytes
         self.maxBatch = maxBatch
-        admission = InferenceAdmission(limits: availability, limiter: limiter, quotas: QuotaTracker(store: keys, now: quotaClock))
+        rateLimits = sharedLimits ?? limiter
+        admission = InferenceAdmission(limits: availability, limiter: rateLimits, quotas: QuotaTracker(store: keys, now: quotaClock))
     }
 }

@@ -2,6 +2,7 @@
 
 import Foundation
 import GRDB
+import Logging
 import MLSecAudit
 import MLSecCore
 import MLSecIntegrity
@@ -61,6 +62,18 @@ public enum GatewayState {
         return models
     }
 
+    /// The PostgreSQL rate-limit state when the configuration names a database.
+    static func sharedRateLimits(_ configuration: GatewayConfiguration) async throws -> (any RateLimitBackend)? {
+        guard let url = configuration.databaseURL else { return nil }
+        let database = try PostgresDatabase(url: url, passwordFile: configuration.databasePasswordFile,
+                                            logger: Logger(label: "mlsec.postgres"))
+        do {
+            return try await PostgresRateLimiter(database: database)
+        } catch {
+            throw MLSecError.io("cannot prepare the rate-limit state in PostgreSQL: \(String(describing: error).prefix(300))")
+        }
+    }
+
     /// Opens every store and loads every model (each verified and scanned).
     public static func services(_ configuration: GatewayConfiguration, keys: APIKeyStore? = nil) async throws -> GatewayServices {
         let dir = configuration.stateDirectory
@@ -75,7 +88,7 @@ public enum GatewayState {
             models: ModelCatalog(models: models, sources: configuration.models), keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch,
-            availability: configuration.availability)
+            availability: configuration.availability, sharedLimits: try await sharedRateLimits(configuration))
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
         services.clientCertificates = configuration.clientCertificates
         services.corsOrigins = configuration.corsOrigins

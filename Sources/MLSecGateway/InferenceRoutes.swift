@@ -117,7 +117,7 @@ struct InferenceRoutes {
         }
         let rateHeaders: HTTPFields
         do {
-            rateHeaders = try services.admission.charge(
+            rateHeaders = try await services.admission.charge(
                 principal, model: model.name, modelLimit: services.models.source(named: model.name)?.rateLimit,
                 batch: parsed.batch, elements: parsed.values.count)
         } catch {

@@ -36,13 +36,13 @@ public struct AdmissionTicket: Sendable {
 /// `Retry-After` and the IETF `RateLimit`/`RateLimit-Policy` fields for limits and quotas, 503 with
 /// `Retry-After` for shedding.
 public final class InferenceAdmission: Sendable {
-    public let limiter: RateLimiter
+    public let limiter: any RateLimitBackend
     public let quotas: QuotaTracker
     public let concurrency = ConcurrencyLimiter()
     public let shedder: LoadShedder
     public let limits: AvailabilityLimits
 
-    public init(limits: AvailabilityLimits, limiter: RateLimiter, quotas: QuotaTracker) {
+    public init(limits: AvailabilityLimits, limiter: any RateLimitBackend, quotas: QuotaTracker) {
         self.limits = limits
         self.limiter = limiter
         self.quotas = quotas
@@ -84,7 +84,7 @@ public final class InferenceAdmission: Sendable {
     /// After parsing, when the cost is known: the GCRA limits and the quotas. Returns the rate-limit fields for
     /// the response (the policies and the tightest state).
     public func charge(_ principal: Principal, model: String, modelLimit: RateLimit?, batch: Int, elements: Int)
-        throws(GatewayError) -> HTTPFields {
+        async throws(GatewayError) -> HTTPFields {
         let cost: Double = switch limits.cost {
         case .request: 1
         case .batch: Double(batch)
@@ -98,7 +98,14 @@ public final class InferenceAdmission: Sendable {
         }
         var headers: HTTPFields = [:]
         if !items.isEmpty {
-            let decisions = limiter.check(items.map(\.item))
+            let decisions: [RateLimiter.Decision]
+            do {
+                decisions = try await limiter.decide(items.map(\.item))
+            } catch {
+                // Fail closed: without the shared state no limit can be enforced, so nothing is admitted.
+                throw GatewayError(.serviceUnavailable, "rate-limit state is unavailable; retry later", headers: [.retryAfter: "1"],
+                                   auditReason: "rate-limit backend: \(String(describing: error).prefix(160))")
+            }
             headers[Self.policyField] = items.map { name, item in
                 "\"\(name)\";q=\(item.limit.burst);w=\(max(1, RateLimitMiddleware.seconds(Double(item.limit.burst) / item.limit.requestsPerSecond)))"
             }.joined(separator: ", ")

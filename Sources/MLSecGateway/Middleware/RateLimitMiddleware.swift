@@ -8,7 +8,7 @@ import HTTPTypes
 
 struct RateLimitMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
-    let limiter: RateLimiter
+    let limiter: any RateLimitBackend
     let audit: AuditRecorder?
 
     static let policy = HTTPField.Name("RateLimit-Policy")!
@@ -24,7 +24,15 @@ struct RateLimitMiddleware: RouterMiddleware {
         guard let principal = context.principal, let limit = principal.rateLimit,
             !(request.method == .post && request.uri.path.hasSuffix("/infer"))
         else { return try await next(request, context) }
-        let decision = limiter.check(key: principal.id, limit: limit)
+        let decision: RateLimiter.Decision
+        do {
+            decision = try await limiter.decide([RateLimiter.Item(key: principal.id, limit: limit)])[0]
+        } catch {
+            var error = GatewayError(.serviceUnavailable, "rate-limit state is unavailable; retry later", headers: [.retryAfter: "1"],
+                                     auditReason: "rate-limit backend: \(String(describing: error).prefix(160))")
+            error.audited = false
+            throw error
+        }
         let window = Self.seconds(Double(limit.burst) / limit.requestsPerSecond)
         var headers: HTTPFields = [
             Self.policy: "\"per-key\";q=\(limit.burst);w=\(max(1, window))",

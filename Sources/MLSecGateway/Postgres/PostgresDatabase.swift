@@ -1,0 +1,78 @@
+// PostgresDatabase: the gateway's connection to PostgreSQL (postgres-nio), for state shared by replicas.
+
+import Foundation
+import Logging
+import MLSecCore
+import NIOSSL
+import PostgresNIO
+
+/// A PostgreSQL connection pool from a `postgres://user[:password]@host[:port]/database[?sslmode=...]` URL.
+/// TLS is required (`sslmode=require`, the default, or `verify-full`) unless the host is loopback and the URL
+/// says `sslmode=disable`. Every query runs under a deadline so that an unreachable server is an error within
+/// `timeout`, never a hang: callers fail closed.
+public final class PostgresDatabase: Sendable {
+    public let client: PostgresClient
+    public let timeout: Duration
+    let logger: Logger
+    private let runner: Task<Void, Never>
+
+    /// - Parameters:
+    ///   - url: the server; the password may come from `passwordFile` instead of the URL.
+    ///   - timeout: the deadline of each query.
+    public init(url: String, passwordFile: String? = nil, timeout: Duration = .milliseconds(1500), logger: Logger) throws {
+        guard let parts = URLComponents(string: url), ["postgres", "postgresql"].contains(parts.scheme ?? ""),
+            let host = parts.host, !host.isEmpty, let user = parts.user, !user.isEmpty
+        else { throw MLSecError.malformed("database must be postgres://user@host[:port]/database") }
+        var password = parts.password
+        if let passwordFile {
+            password = String(decoding: try ReadOnlyFile.readAll(passwordFile, maxBytes: 4096, what: "database password"), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let database = parts.path.hasPrefix("/") ? String(parts.path.dropFirst()) : parts.path
+        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? "require"
+        let loopback = ["127.0.0.1", "::1", "localhost"].contains(host)
+        let tls: PostgresClient.Configuration.TLS
+        switch mode {
+        case "disable":
+            guard loopback else {
+                throw MLSecError.usage("sslmode=disable is refused for \(host): database traffic off this machine must use TLS")
+            }
+            tls = .disable
+        case "require", "verify-full":
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            if mode == "require" { configuration.certificateVerification = .noHostnameVerification }
+            tls = .require(configuration)
+        default:
+            throw MLSecError.malformed("sslmode must be disable (loopback only), require or verify-full")
+        }
+        var configuration = PostgresClient.Configuration(
+            host: host, port: parts.port ?? 5432, username: user, password: password,
+            database: database.isEmpty ? user : database, tls: tls)
+        configuration.options.connectTimeout = .seconds(2)
+        configuration.options.maximumConnections = 16
+        let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        self.client = client
+        self.timeout = timeout
+        self.logger = logger
+        runner = Task { await client.run() }
+    }
+
+    deinit { runner.cancel() }
+
+    /// Runs `body` with the deadline; a server that does not answer in time is an error (`MLSecError.io`).
+    public func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
+        let timeout = self.timeout
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw MLSecError.io("PostgreSQL did not answer within \(timeout)")
+            }
+            return value
+        }
+    }
+}
