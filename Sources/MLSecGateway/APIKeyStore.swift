@@ -174,9 +174,9 @@ public final class APIKeyStore: Sendable {
 
 /// Quota usage kept in the same SQLite database as the keys.
 extension APIKeyStore: QuotaUsageStore {
-    public func loadUsage(windows: [String]) throws -> [QuotaTracker.Counter: QuotaTracker.Usage] {
+    public func loadUsage(windows: [String]) async throws -> [QuotaTracker.Counter: QuotaTracker.Usage] {
         guard !windows.isEmpty else { return [:] }
-        return try database.read { db in
+        return try await database.read { db in
             var usage: [QuotaTracker.Counter: QuotaTracker.Usage] = [:]
             for window in windows {
                 for row in try Row.fetchAll(db, sql: "SELECT key_id, requests, elements FROM quota_usage WHERE window = ?", arguments: [window]) {
@@ -188,8 +188,8 @@ extension APIKeyStore: QuotaUsageStore {
         }
     }
 
-    public func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) throws {
-        try database.write { db in
+    public func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) async throws {
+        try await database.write { db in
             for (counter, usage) in deltas {
                 try db.execute(sql: """
                     INSERT INTO quota_usage (key_id, window, requests, elements) VALUES (?, ?, ?, ?)

@@ -29,9 +29,9 @@ public struct GatewayMaintenance: Service {
                     var ticks = 0
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
-                        saveQuotas()
+                        await saveQuotas()
                         ticks += 1
-                        if ticks % 60 == 0, let shared = services.rateLimits as? PostgresRateLimiter {
+                        if ticks % 60 == 0, let shared = (services.rateLimits as? LeasedRateLimiter)?.shared as? PostgresRateLimiter {
                             try? await shared.sweep()
                         }
                     }
@@ -47,7 +47,7 @@ public struct GatewayMaintenance: Service {
                 }
             }
         }
-        saveQuotas()
+        await saveQuotas()
         do {
             try await services.audit.drain()
         } catch {
@@ -55,9 +55,9 @@ public struct GatewayMaintenance: Service {
         }
     }
 
-    private func saveQuotas() {
+    private func saveQuotas() async {
         do {
-            try services.admission.quotas.save()
+            try await services.admission.quotas.save()
         } catch {
             logger.error("cannot save quota usage; will retry", metadata: ["error": "\(error)"])
         }

@@ -28,7 +28,8 @@ public struct GatewayServices: Sendable {
     public init(models: ModelCatalog, keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
                 audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
                 maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64, availability: AvailabilityLimits = AvailabilityLimits(),
-                quotaClock: @escaping @Sendable () -> Date = { Date() }, sharedLimits: (any RateLimitBackend)? = nil) {
+                quotaClock: @escaping @Sendable () -> Date = { Date() }, sharedLimits: (any RateLimitBackend)? = nil,
+                sharedQuotas: (any QuotaUsageStore)? = nil) {
         self.models = models
         self.keys = keys
         self.roles = roles
@@ -40,6 +41,6 @@ public struct GatewayServices: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.maxBatch = maxBatch
         rateLimits = sharedLimits ?? limiter
-        admission = InferenceAdmission(limits: availability, limiter: rateLimits, quotas: QuotaTracker(store: keys, now: quotaClock))
+        admission = InferenceAdmission(limits: availability, limiter: rateLimits, quotas: QuotaTracker(store: sharedQuotas ?? keys, now: quotaClock))
     }
 }

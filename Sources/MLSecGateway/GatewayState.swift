@@ -62,15 +62,16 @@ public enum GatewayState {
         return models
     }
 
-    /// The PostgreSQL rate-limit state when the configuration names a database.
-    static func sharedRateLimits(_ configuration: GatewayConfiguration) async throws -> (any RateLimitBackend)? {
+    /// The state shared in PostgreSQL (rate limits, quota usage) when the configuration names a database.
+    static func sharedState(_ configuration: GatewayConfiguration) async throws -> (limits: any RateLimitBackend, quotas: any QuotaUsageStore)? {
         guard let url = configuration.databaseURL else { return nil }
         let database = try PostgresDatabase(url: url, passwordFile: configuration.databasePasswordFile,
                                             logger: Logger(label: "mlsec.postgres"))
         do {
-            return try await PostgresRateLimiter(database: database)
+            return (LeasedRateLimiter(shared: try await PostgresRateLimiter(database: database)),
+                    try await PostgresQuotaStore(database: database))
         } catch {
-            throw MLSecError.io("cannot prepare the rate-limit state in PostgreSQL: \(String(describing: error).prefix(300))")
+            throw MLSecError.io("cannot prepare the shared state in PostgreSQL: \(String(describing: error).prefix(300))")
         }
     }
 
@@ -84,11 +85,12 @@ public enum GatewayState {
             try await audit.record(AuditEvent(actor: "gateway", action: "model.load", resource: "models/\(model.name)/versions/\(model.version)",
                                               decision: .allow, reason: "signature verified, scan clean", modelDigest: model.digest))
         }
+        let shared = try await sharedState(configuration)
         var services = GatewayServices(
             models: ModelCatalog(models: models, sources: configuration.models), keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch,
-            availability: configuration.availability, sharedLimits: try await sharedRateLimits(configuration))
+            availability: configuration.availability, sharedLimits: shared?.limits, sharedQuotas: shared?.quotas)
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
         services.clientCertificates = configuration.clientCertificates
         services.corsOrigins = configuration.corsOrigins

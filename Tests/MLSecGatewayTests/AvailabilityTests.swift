@@ -90,22 +90,22 @@ struct AvailabilityTests {
     }
 
     @Test("quotas: daily and monthly budgets of requests and elements, reset at UTC midnight and month start")
-    func quotas() throws {
+    func quotas() async throws {
         let clock = DateClock("2026-11-30T23:59:00Z")
         let tracker = QuotaTracker(store: nil, now: clock.read)
         let limits = QuotaLimits(dailyRequests: 3, monthlyElements: 1000)
-        for _ in 0..<3 { try tracker.admit(key: "k", limits: limits, elements: 64) }
+        for _ in 0..<3 { try await tracker.admit(key: "k", limits: limits, elements: 64) }
         do {
-            try tracker.admit(key: "k", limits: limits, elements: 64)
+            try await tracker.admit(key: "k", limits: limits, elements: 64)
             Issue.record("a fourth request passed a daily budget of 3")
         } catch {
             #expect(error.policy == "daily-requests" && error.quota == 3 && error.retryAfter == 60 && error.windowSeconds == 86_400)
         }
-        try tracker.admit(key: "other", limits: limits, elements: 64)  // budgets are per key
+        try await tracker.admit(key: "other", limits: limits, elements: 64)  // budgets are per key
         clock.advance(61)  // 2026-12-01T00:00:01Z: a new day and a new month
-        for _ in 0..<3 { try tracker.admit(key: "k", limits: limits, elements: 300) }
+        for _ in 0..<3 { try await tracker.admit(key: "k", limits: limits, elements: 300) }
         do {
-            try tracker.admit(key: "k", limits: QuotaLimits(monthlyElements: 1000), elements: 300)
+            try await tracker.admit(key: "k", limits: QuotaLimits(monthlyElements: 1000), elements: 300)
             Issue.record("elements over the monthly budget passed")
         } catch {
             #expect(error.policy == "monthly-elements" && error.windowSeconds == 31 * 86_400 && error.retryAfter == 31 * 86_400 - 1)
@@ -114,17 +114,17 @@ struct AvailabilityTests {
     }
 
     @Test("quota usage survives a restart through the store, and a failed save is retried")
-    func quotaPersistence() throws {
+    func quotaPersistence() async throws {
         let store = try APIKeyStore(database: try DatabaseQueue())
         let clock = DateClock("2026-11-29T12:00:00Z")
         let limits = QuotaLimits(dailyRequests: 5)
         let first = QuotaTracker(store: store, now: clock.read)
-        for _ in 0..<4 { try first.admit(key: "k", limits: limits, elements: 1) }
-        try first.save()
-        try first.save()  // nothing new: no double counting
+        for _ in 0..<4 { try await first.admit(key: "k", limits: limits, elements: 1) }
+        try await first.save()
+        try await first.save()  // nothing new: no double counting
         let restarted = QuotaTracker(store: store, now: clock.read)
-        try restarted.admit(key: "k", limits: limits, elements: 1)
-        #expect(throws: QuotaTracker.Exhausted.self) { try restarted.admit(key: "k", limits: limits, elements: 1) }
+        try await restarted.admit(key: "k", limits: limits, elements: 1)
+        await #expect(throws: QuotaTracker.Exhausted.self) { try await restarted.admit(key: "k", limits: limits, elements: 1) }
         #expect(restarted.usage(key: "k").day.requests == 5)
     }
 
@@ -207,3 +207,45 @@ struct UpstreamPolicyTests {
         #expect((0..<5).filter { _ in budget.withdraw(now: 16.5) }.count == 1)
     }
 }
+
+@Suite("leased allowances over a shared limiter")
+struct LeasedRateLimiterTests {
+    @Test("busy keys reserve a chunk per round trip and never over-admit; slow keys are exact; leases expire")
+    func leases() async throws {
+        let clock = ManualClock()
+        let shared = CountingBackend(RateLimiter(clock: clock.read))
+        let leased = LeasedRateLimiter(shared: shared, lease: .milliseconds(250), clock: clock.read)
+        let busy = RateLimiter.Item(key: "busy", limit: RateLimit(requestsPerSecond: 1000, burst: 200))  // chunk 10
+        var admitted = 0
+        for _ in 0..<300 where try await leased.decide([busy])[0].allowed { admitted += 1 }
+        #expect(admitted == 200, "exactly the burst, whoever holds the units")
+        #expect(shared.calls < 60, "\(shared.calls) round trips for 300 decisions")
+        // Slow keys: every decision goes to the shared state until one is refused; then the key is refused
+        // locally until its retry time.
+        let before = shared.calls
+        let slow = RateLimiter.Item(key: "slow", limit: RateLimit(requestsPerSecond: 10, burst: 5))
+        var slowAdmitted = 0
+        for _ in 0..<10 where try await leased.decide([slow])[0].allowed { slowAdmitted += 1 }
+        #expect(slowAdmitted == 5 && shared.calls - before == 6)
+        // An unused lease is given up when it expires: the units stay spent (the safe side).
+        clock.advance(0.01)  // 10 units of refill
+        #expect(try await leased.decide([busy])[0].allowed)
+        clock.advance(1)
+        var later = 0
+        for _ in 0..<2000 where try await leased.decide([busy])[0].allowed { later += 1 }
+        #expect(later <= 1000 + 200, "never more than the rate allows")
+    }
+}
+
+/// Counts round trips to the wrapped backend.
+final class CountingBackend: RateLimitBackend {
+    let inner: RateLimiter
+    private let count = Mutex(0)
+    init(_ inner: RateLimiter) { self.inner = inner }
+    var calls: Int { count.withLock { $0 } }
+    func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision] {
+        count.withLock { $0 += 1 }
+        return inner.check(items)
+    }
+}
+

@@ -77,6 +77,35 @@ struct PostgresRateLimiterTests {
         #expect(abs(Double(admitted) - expected) / expected < 0.05, "admitted \(admitted), expected about \(Int(expected))")
     }
 
+    @Test("quotas shared by two replicas: each sees the other's usage after its next save, and counts add up")
+    func sharedQuotas() async throws {
+        let database = try PostgresDatabase(url: postgresURL ?? "", logger: Logger(label: "test"))
+        let store = try await PostgresQuotaStore(database: database)
+        let other = try await PostgresQuotaStore(database: try PostgresDatabase(url: postgresURL ?? "", logger: Logger(label: "test")))
+        let replicaA = QuotaTracker(store: store)
+        let replicaB = QuotaTracker(store: other)
+        let key = Self.key("quota")
+        let limits = QuotaLimits(dailyRequests: 100)
+        try await replicaB.admit(key: key, limits: limits, elements: 1)
+        try await replicaB.save()
+        for _ in 0..<59 { try await replicaA.admit(key: key, limits: limits, elements: 1) }
+        try await replicaA.save()
+        try await replicaB.save()  // B reads the totals back: 60 used
+        var admittedByB = 0
+        while admittedByB < 200 {
+            do {
+                try await replicaB.admit(key: key, limits: limits, elements: 1)
+                admittedByB += 1
+            } catch {
+                break
+            }
+        }
+        #expect(admittedByB == 40, "B admits only what is left of the shared budget")
+        try await replicaB.save()
+        try await replicaA.save()
+        #expect(replicaA.usage(key: key).day.requests == 100)
+    }
+
     @Test("an unreachable server is an error within the deadline (the gateway then fails closed)")
     func unreachable() async throws {
         let database = try PostgresDatabase(url: "postgres://mlsec@127.0.0.1:9/postgres?sslmode=disable", timeout: .milliseconds(500),

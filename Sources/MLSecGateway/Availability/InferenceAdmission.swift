@@ -124,7 +124,7 @@ public final class InferenceAdmission: Sendable {
         }
         if let quota = principal.quota {
             do {
-                try quotas.admit(key: principal.id, limits: quota, elements: elements)
+                try await quotas.admit(key: principal.id, limits: quota, elements: elements)
             } catch {
                 headers[Self.policyField] = "\"\(error.policy)\";q=\(error.quota);w=\(error.windowSeconds)"
                 headers[Self.stateField] = "\"\(error.policy)\";r=0;t=\(error.retryAfter)"

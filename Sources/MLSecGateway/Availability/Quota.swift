@@ -44,17 +44,20 @@ public struct QuotaLimits: Sendable, Equatable {
     }
 }
 
-/// Where quota usage survives restarts (SQLite here; the replicated store implements the same).
+/// Where quota usage survives restarts and is shared: SQLite (one gateway) or PostgreSQL (replicas).
 public protocol QuotaUsageStore: Sendable {
     /// Usage per (key id, window) as stored.
-    func loadUsage(windows: [String]) throws -> [QuotaTracker.Counter: QuotaTracker.Usage]
+    func loadUsage(windows: [String]) async throws -> [QuotaTracker.Counter: QuotaTracker.Usage]
     /// Adds `deltas` to the stored usage, atomically.
-    func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) throws
+    func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) async throws
 }
 
 /// Counts each key's requests and elements per UTC day and month, admits a request only if every budget has
 /// room for it, and writes the counts to a store about once a second (a crash loses at most that second of
-/// counting, in the clients' favour). Windows reset at 00:00 UTC and on the first of the month.
+/// counting, in the clients' favour). After each save it reads the current windows' totals back, so replicas
+/// sharing a store see each other's usage: a local-allowance scheme whose error is bounded by what the other
+/// replicas admit between two saves (about one second of their traffic). Windows reset at 00:00 UTC and on
+/// the first of the month.
 public final class QuotaTracker: Sendable {
     public struct Counter: Hashable, Sendable {
         public var key: String
@@ -121,10 +124,10 @@ public final class QuotaTracker: Sendable {
     }
 
     /// Admits and counts one request of `elements` elements for `key`, or says which budget is exhausted.
-    public func admit(key: String, limits: QuotaLimits, elements: Int) throws(Exhausted) {
+    public func admit(key: String, limits: QuotaLimits, elements: Int) async throws(Exhausted) {
         guard !limits.isEmpty else { return }
         let w = Self.windows(at: now())
-        try loadIfNeeded([w.day, w.month])
+        await loadIfNeeded([w.day, w.month])
         let day = Counter(key: key, window: w.day)
         let month = Counter(key: key, window: w.month)
         let refusal: Exhausted? = state.withLock { state in
@@ -159,10 +162,10 @@ public final class QuotaTracker: Sendable {
     }
 
     /// Loads the stored usage of windows not seen yet (first use of a day or month, after a restart).
-    private func loadIfNeeded(_ windows: [String]) throws(Exhausted) {
+    private func loadIfNeeded(_ windows: [String]) async {
         let missing = state.withLock { state in windows.filter { !state.loadedWindows.contains($0) } }
         guard !missing.isEmpty else { return }
-        let stored = (try? store?.loadUsage(windows: missing)) ?? [:]
+        let stored = (try? await store?.loadUsage(windows: missing)) ?? [:]
         state.withLock { state in
             for window in missing where !state.loadedWindows.contains(window) {
                 state.loadedWindows.insert(window)
@@ -180,26 +183,41 @@ public final class QuotaTracker: Sendable {
         }
     }
 
-    /// Writes the counts since the last save to the store (called about once a second and at shutdown).
-    /// On failure the counts stay queued for the next attempt.
-    public func save() throws {
+    /// Writes the counts since the last save to the store, then reads the current windows' totals back (called
+    /// about once a second and at shutdown). On failure the counts stay queued for the next attempt.
+    public func save() async throws {
         guard let store else { return }
         let deltas = state.withLock { state -> [Counter: Usage] in
             let deltas = state.unsaved
             state.unsaved = [:]
             return deltas
         }
-        guard !deltas.isEmpty else { return }
-        do {
-            try store.addUsage(deltas)
-        } catch {
-            state.withLock { state in
-                for (counter, usage) in deltas {
-                    state.unsaved[counter, default: Usage()].requests += usage.requests
-                    state.unsaved[counter, default: Usage()].elements += usage.elements
+        if !deltas.isEmpty {
+            do {
+                try await store.addUsage(deltas)
+            } catch {
+                state.withLock { state in
+                    for (counter, usage) in deltas {
+                        state.unsaved[counter, default: Usage()].requests += usage.requests
+                        state.unsaved[counter, default: Usage()].elements += usage.elements
+                    }
                 }
+                throw error
             }
-            throw error
+        }
+        let w = Self.windows(at: now())
+        let current = [w.day, w.month]
+        let totals = try await store.loadUsage(windows: current)
+        state.withLock { state in
+            // Stored totals (every replica's saved usage) plus what this one admitted since the swap above.
+            var usage = state.usage.filter { !current.contains($0.key.window) }
+            for (counter, total) in totals { usage[counter] = total }
+            for (counter, pending) in state.unsaved where current.contains(counter.window) {
+                usage[counter, default: Usage()].requests += pending.requests
+                usage[counter, default: Usage()].elements += pending.elements
+            }
+            state.usage = usage
+            state.loadedWindows.formUnion(current)
         }
     }
 }

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""The distributed limiter's overhead: secured infer throughput with rate-limit and quota state in PostgreSQL
+vs the embedded default (in-process limiter, SQLite), in one run; then two replicas sharing PostgreSQL.
+
+Starts a private PostgreSQL (scripts/postgres.sh), prepares one demo state (model, keys) copied to each
+gateway's state directory, and runs wrk -t1 -c32 on 127.0.0.1 against: one gateway with embedded state; one
+with `database` set; then two replicas with `database` set, each under its own wrk at the same time (their sum).
+All gateways use batch audit durability so that the limiter, not the fsync wait, is what differs. Targets
+interleave over --rounds rounds; medians are printed. Needs wrk and a release build.
+
+Usage: replicas.py [--seconds 8] [--rounds 3]
+"""
+import argparse
+import json
+import pathlib
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+MLSEC = str(ROOT / ".build" / "release" / "mlsec")
+
+
+def serve(config, log):
+    proc = subprocess.Popen([MLSEC, "serve", "--config", str(config)], stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
+    for line in proc.stdout:
+        if line.startswith("mlsec gateway listening on "):
+            return proc, line.split()[-1]
+    raise SystemExit(f"gateway did not start: {open(log).read()[-2000:]}")
+
+
+def config_for(work, name, demo, database):
+    state = work / name
+    shutil.copytree(demo, state, ignore=shutil.ignore_patterns("audit.db*"))
+    doc = {"listen": {"host": "127.0.0.1", "port": 0}, "state_dir": str(state), "audit": {"durability": "batch"},
+           "models": [{"name": "digits", "path": str(state / "models/digits/{version}"),
+                       "signature": str(state / "models/digits-{version}.sig"), "public_keys": [str(state / "publisher.pub")],
+                       "input_range": [0, 1]}]}
+    if database:
+        doc["database"] = {"url": database}
+    path = work / f"{name}.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def start_wrk(url, script, seconds, connections):
+    return subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script),
+                             url + "/v2/models/digits/infer"], stdout=subprocess.PIPE, text=True)
+
+
+def result(proc):
+    out = proc.communicate()[0]
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    p99 = re.search(r"^\s+99%\s+([\d.]+\w+)", out, re.M).group(1)
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return rps, p99, int(non2xx.group(1)) if non2xx else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seconds", type=int, default=8)
+    ap.add_argument("--rounds", type=int, default=3)
+    args = ap.parse_args()
+    work = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-replicas-"))
+    pg_dir = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-pg-"))
+    pg_dir.rmdir()
+    procs = []
+    try:
+        out = subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start", str(pg_dir)], capture_output=True, text=True, check=True)
+        database = next(l.split("=", 1)[1] for l in out.stdout.splitlines() if "MLSEC_TEST_POSTGRES_URL" in l)
+        demo = work / "demo"
+        proc = subprocess.Popen([MLSEC, "serve", "--demo", "--state-dir", str(demo), "--port", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        for line in proc.stdout:
+            if line.startswith("mlsec gateway listening on"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        proc.wait()
+        key = json.loads(subprocess.run([MLSEC, "apikey", "create", "--state-dir", str(demo), "--name", "bench", "--role", "inference",
+                                         "--models", "digits", "--requests-per-second", "1000000", "--burst", "1000000",
+                                         "--max-concurrent", "1000"], capture_output=True, text=True, check=True).stdout)["key"]
+        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.5] * 64}]})
+        script = work / "infer.lua"
+        script.write_text('wrk.method = "POST"\n' f"wrk.body = {json.dumps(body)}\n"
+                          'wrk.headers["Content-Type"] = "application/json"\n'
+                          f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+        gateways = {}
+        for name, db in [("embedded", None), ("postgres", database), ("replica-1", database), ("replica-2", database)]:
+            proc, url = serve(config_for(work, name, demo, db), work / f"{name}.log")
+            procs.append(proc)
+            gateways[name] = url
+        time.sleep(1)
+        rows = {"embedded (in-process limiter, SQLite)": [], "PostgreSQL state, one replica": [],
+                "PostgreSQL state, two replicas (sum)": []}
+        for _ in range(args.rounds):
+            rows["embedded (in-process limiter, SQLite)"].append(result(start_wrk(gateways["embedded"], script, args.seconds, 32)))
+            rows["PostgreSQL state, one replica"].append(result(start_wrk(gateways["postgres"], script, args.seconds, 32)))
+            both = [start_wrk(gateways[n], script, args.seconds, 16) for n in ["replica-1", "replica-2"]]
+            a, b = [result(p) for p in both]
+            rows["PostgreSQL state, two replicas (sum)"].append((a[0] + b[0], f"{a[1]}/{b[1]}", a[2] + b[2]))
+        base = sorted(r[0] for r in rows["embedded (in-process limiter, SQLite)"])[args.rounds // 2]
+        print(f"wrk -t1 on 127.0.0.1, -c32 per target (-c16 per replica), {args.seconds}s, median of {args.rounds} rounds, 2 cores "
+              "shared by wrk, PostgreSQL and the gateways; batch audit durability everywhere")
+        print(f"{'state':40} {'req/s':>9} {'p99':>14} {'non-2xx':>8} {'of embedded':>12}  runs")
+        for name, runs in rows.items():
+            ordered = sorted(runs, key=lambda r: r[0])
+            rps, p99, bad = ordered[len(ordered) // 2]
+            print(f"{name:40} {rps:9.0f} {p99:>14} {bad:8d} {rps / base:12.2f}  " + " / ".join(f"{r[0]:.0f}" for r in runs))
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(pg_dir)])
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+// LeasedRateLimiter: the shared limiter with local allowances, so busy keys do not pay a round trip each.
+
+import Foundation
+import Synchronization
+
+/// Wraps the shared (PostgreSQL) limiter with a local-allowance scheme: when a key's limit is high (at least
+/// 100 requests per second), a replica reserves a small chunk of extra units in the same round trip as a
+/// decision (at most 1/8 of the burst, 10 ms of the rate, 256 units) and admits from it locally for up to
+/// `lease`. Units are reserved in the database before they are used, so replicas together never admit more
+/// than the limit; the error is only on the safe side: each replica may hold up to four chunks per key unused
+/// until its lease ends (under-admission of at most replicas x 4 chunks per lease). Keys below 100/s are decided
+/// in the database on every request, exactly. A key refused by the database stays refused locally until its
+/// retry time (as Envoy's over-limit cache), so a client hammering a spent limit costs no round trips.
+public final class LeasedRateLimiter: RateLimitBackend {
+    let shared: any RateLimitBackend
+    let lease: Double
+    private let clock: @Sendable () -> Double
+    private struct Allowance {
+        var units: Double
+        var expires: Double
+    }
+    private let allowances = Mutex<[String: Allowance]>([:])
+    /// Keys refused by the shared state, until when (their retry time).
+    private let blocked = Mutex<[String: Double]>([:])
+
+    public init(shared: any RateLimitBackend, lease: Duration = .milliseconds(250),
+                clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
+        self.shared = shared
+        self.lease = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
+        self.clock = clock
+    }
+
+    /// Extra units reserved per round trip for `limit` (0: exact, every request goes to the database).
+    static func chunk(_ limit: RateLimit) -> Double {
+        (min(256, Double(limit.burst) / 8, limit.requestsPerSecond * 0.01)).rounded(.down)
+    }
+
+    public func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision] {
+        let now = clock()
+        // 0. A key refused moments ago is refused again without a round trip.
+        let refusals = blocked.withLock { blocked in items.map { item in blocked[item.key].flatMap { $0 > now ? $0 - now : nil } } }
+        if refusals.contains(where: { $0 != nil }) {
+            return refusals.map { wait in
+                wait.map { RateLimiter.Decision(allowed: false, remaining: 0, resetSeconds: $0, retryAfter: $0) }
+                    ?? RateLimiter.Decision(allowed: true, remaining: 0, resetSeconds: 0, retryAfter: 0)
+            }
+        }
+        // 1. Every item covered by a live local allowance: admit locally.
+        let local = allowances.withLock { allowances -> [RateLimiter.Decision]? in
+            for item in items {
+                guard let a = allowances[item.key], a.expires > now, a.units >= item.cost else { return nil }
+            }
+            return items.map { item in
+                allowances[item.key]?.units -= item.cost
+                let left = allowances[item.key]?.units ?? 0
+                return RateLimiter.Decision(allowed: true, remaining: Int(left), resetSeconds: 0, retryAfter: 0)
+            }
+        }
+        if let local { return local }
+        // 2. A round trip, reserving a chunk more where the limit is high; near the limit, retry exactly.
+        let extras = items.map { Self.chunk($0.limit) }
+        var reserving = items
+        for i in reserving.indices { reserving[i].cost += extras[i] }
+        var decisions = try await shared.decide(reserving)
+        var reserved = extras
+        if !decisions.allSatisfy(\.allowed), extras.contains(where: { $0 > 0 }) {
+            decisions = try await shared.decide(items)
+            reserved = extras.map { _ in 0 }
+        }
+        guard decisions.allSatisfy(\.allowed) else {
+            blocked.withLock { blocked in
+                for (item, decision) in zip(items, decisions) where !decision.allowed && decision.retryAfter > 0 {
+                    blocked[item.key] = now + decision.retryAfter
+                }
+                if blocked.count > 10_000 { blocked = blocked.filter { $0.value > now } }
+            }
+            return decisions
+        }
+        allowances.withLock { allowances in
+            for (item, extra) in zip(items, reserved) where extra > 0 {
+                // Concurrent refills add up (capped at four chunks; the excess is given up: the safe side).
+                let live = allowances[item.key].flatMap { $0.expires > now ? $0.units : nil } ?? 0
+                allowances[item.key] = Allowance(units: min(live + extra, 4 * extra), expires: now + lease)
+            }
+            if allowances.count > 10_000 { allowances = allowances.filter { $0.value.expires > now } }
+        }
+        return decisions
+    }
+}
