@@ -157,14 +157,20 @@ public final class ModelCatalog: Sendable {
     /// The configured source (a template when versioned) for `name`.
     public func source(named name: String) -> ModelSource? { state.withLock { $0.sources[name] } }
 
-    /// Serves `model` under its name from now on.
+    /// Serves `model` under its name from now on (a replaced upstream pool stops its health checks).
     public func install(_ model: LoadedModel) {
-        state.withLock { $0.models[model.name] = model }
+        let previous = state.withLock { $0.models.updateValue(model, forKey: model.name) }
+        if let pool = previous?.upstream, pool !== model.upstream { pool.stop() }
     }
 
     /// Replaces everything (configuration reload): the new models and sources, all at once.
     public func replaceAll(models: [String: LoadedModel], sources: [ModelSource]) {
-        state.withLock { $0 = State(models: models, sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { $1 })) }
+        let previous = state.withLock { state -> [LoadedModel] in
+            let previous = Array(state.models.values)
+            state = State(models: models, sources: Dictionary(sources.map { ($0.name, $0) }, uniquingKeysWith: { $1 }))
+            return previous
+        }
+        for model in previous { model.upstream?.stop() }
     }
 }
 

@@ -98,7 +98,7 @@ struct AvailabilityTests {
         do {
             try await tracker.admit(key: "k", limits: limits, elements: 64)
             Issue.record("a fourth request passed a daily budget of 3")
-        } catch {
+        } catch let error as QuotaTracker.Exhausted {
             #expect(error.policy == "daily-requests" && error.quota == 3 && error.retryAfter == 60 && error.windowSeconds == 86_400)
         }
         try await tracker.admit(key: "other", limits: limits, elements: 64)  // budgets are per key
@@ -107,13 +107,23 @@ struct AvailabilityTests {
         do {
             try await tracker.admit(key: "k", limits: QuotaLimits(monthlyElements: 1000), elements: 300)
             Issue.record("elements over the monthly budget passed")
-        } catch {
+        } catch let error as QuotaTracker.Exhausted {
             #expect(error.policy == "monthly-elements" && error.windowSeconds == 31 * 86_400 && error.retryAfter == 31 * 86_400 - 1)
         }
         #expect(tracker.usage(key: "k").day == QuotaTracker.Usage(requests: 3, elements: 900))
     }
 
-    @Test("quota usage survives a restart through the store, and a failed save is retried")
+    @Test("quotas fail closed: usage that cannot be read admits nothing")
+    func quotaStoreDown() async throws {
+        struct Broken: QuotaUsageStore {
+            func loadUsage(windows: [String]) async throws -> [QuotaTracker.Counter: QuotaTracker.Usage] { throw CancellationError() }
+            func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) async throws { throw CancellationError() }
+        }
+        let tracker = QuotaTracker(store: Broken())
+        await #expect(throws: QuotaTracker.Unavailable.self) { try await tracker.admit(key: "k", limits: QuotaLimits(dailyRequests: 5), elements: 1) }
+    }
+
+    @Test("quota usage survives a restart through the store; saving twice does not count twice")
     func quotaPersistence() async throws {
         let store = try APIKeyStore(database: try DatabaseQueue())
         let clock = DateClock("2026-11-29T12:00:00Z")

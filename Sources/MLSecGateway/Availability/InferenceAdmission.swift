@@ -125,12 +125,18 @@ public final class InferenceAdmission: Sendable {
         if let quota = principal.quota {
             do {
                 try await quotas.admit(key: principal.id, limits: quota, elements: elements)
-            } catch {
+            } catch let unavailable as QuotaTracker.Unavailable {
+                throw GatewayError(.serviceUnavailable, "quota state is unavailable; retry later", headers: [.retryAfter: "1"],
+                                   auditReason: "quota store: \(unavailable.detail)")
+            } catch let error as QuotaTracker.Exhausted {
                 headers[Self.policyField] = "\"\(error.policy)\";q=\(error.quota);w=\(error.windowSeconds)"
                 headers[Self.stateField] = "\"\(error.policy)\";r=0;t=\(error.retryAfter)"
                 headers[.retryAfter] = String(error.retryAfter)
                 throw GatewayError(.tooManyRequests, "quota exhausted (\(error.policy), \(error.quota)); it resets in \(error.retryAfter) s",
                                    headers: headers, auditReason: "quota \(error.policy) \(error.quota)")
+            } catch {
+                throw GatewayError(.serviceUnavailable, "quota state is unavailable; retry later", headers: [.retryAfter: "1"],
+                                   auditReason: "quota: \(String(describing: error).prefix(160))")
             }
         }
         return headers

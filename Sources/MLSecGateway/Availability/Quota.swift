@@ -123,11 +123,17 @@ public final class QuotaTracker: Sendable {
                 Int(nextMonth.timeIntervalSince(startOfMonth)))
     }
 
-    /// Admits and counts one request of `elements` elements for `key`, or says which budget is exhausted.
-    public func admit(key: String, limits: QuotaLimits, elements: Int) async throws(Exhausted) {
+    /// Usage could not be read from the store: nothing is admitted (quotas fail closed).
+    public struct Unavailable: Error, Sendable {
+        public var detail: String
+    }
+
+    /// Admits and counts one request of `elements` elements for `key`.
+    /// - Throws: `Exhausted` naming the budget; `Unavailable` when the stored usage cannot be read.
+    public func admit(key: String, limits: QuotaLimits, elements: Int) async throws {
         guard !limits.isEmpty else { return }
         let w = Self.windows(at: now())
-        await loadIfNeeded([w.day, w.month])
+        try await loadIfNeeded([w.day, w.month])
         let day = Counter(key: key, window: w.day)
         let month = Counter(key: key, window: w.month)
         let refusal: Exhausted? = state.withLock { state in
@@ -162,10 +168,15 @@ public final class QuotaTracker: Sendable {
     }
 
     /// Loads the stored usage of windows not seen yet (first use of a day or month, after a restart).
-    private func loadIfNeeded(_ windows: [String]) async {
+    private func loadIfNeeded(_ windows: [String]) async throws(Unavailable) {
         let missing = state.withLock { state in windows.filter { !state.loadedWindows.contains($0) } }
         guard !missing.isEmpty else { return }
-        let stored = (try? await store?.loadUsage(windows: missing)) ?? [:]
+        let stored: [Counter: Usage]
+        do {
+            stored = try await store?.loadUsage(windows: missing) ?? [:]
+        } catch {
+            throw Unavailable(detail: String(String(describing: error).prefix(160)))
+        }
         state.withLock { state in
             for window in missing where !state.loadedWindows.contains(window) {
                 state.loadedWindows.insert(window)

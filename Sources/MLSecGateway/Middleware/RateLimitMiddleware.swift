@@ -28,10 +28,8 @@ struct RateLimitMiddleware: RouterMiddleware {
         do {
             decision = try await limiter.decide([RateLimiter.Item(key: principal.id, limit: limit)])[0]
         } catch {
-            var error = GatewayError(.serviceUnavailable, "rate-limit state is unavailable; retry later", headers: [.retryAfter: "1"],
-                                     auditReason: "rate-limit backend: \(String(describing: error).prefix(160))")
-            error.audited = false
-            throw error
+            throw GatewayError(.serviceUnavailable, "rate-limit state is unavailable; retry later", headers: [.retryAfter: "1"],
+                               auditReason: "rate-limit backend: \(String(describing: error).prefix(160))")
         }
         let window = Self.seconds(Double(limit.burst) / limit.requestsPerSecond)
         var headers: HTTPFields = [
