@@ -87,7 +87,7 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
             url = f"http://127.0.0.1:{port}"
             creds = json.loads((state / "demo-credentials.json").read_text())
             req = urllib.request.Request(url + "/admin/keys", method="POST", data=json.dumps({
-                "name": "bench", "role": "inference", "models": ["digits"],
+                "name": "bench", "role": "inference", "models": ["digits"], "max_concurrent": 1000,
                 "rate_limit": {"requests_per_second": 1000000, "burst": 1000000}}).encode(),
                 headers={"Authorization": f"Bearer {creds['api_keys']['admin']}", "Content-Type": "application/json"})
             return url, json.loads(urllib.request.urlopen(req).read())["key"]
