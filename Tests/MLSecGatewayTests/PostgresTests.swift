@@ -8,13 +8,20 @@ import Testing
 
 private let postgresURL = ProcessInfo.processInfo.environment["MLSEC_TEST_POSTGRES_URL"]
 
+/// A logger for the pools: connection retries against a server that is down on purpose are not news.
+private var quiet: Logger {
+    var logger = Logger(label: "test")
+    logger.logLevel = .critical
+    return logger
+}
+
 // Skipped only outside CI when no server is configured; under CI a missing server fails these tests.
 @Suite("PostgreSQL rate-limit state",
        .enabled(if: postgresURL != nil || ProcessInfo.processInfo.environment["CI"] != nil, "needs MLSEC_TEST_POSTGRES_URL (scripts/test.sh)"),
        .serialized)
 struct PostgresRateLimiterTests {
     static func limiter() async throws -> PostgresRateLimiter {
-        try await PostgresRateLimiter(database: try PostgresDatabase(url: postgresURL ?? "", logger: Logger(label: "test")))
+        try await PostgresRateLimiter(database: try PostgresDatabase(url: postgresURL ?? "", logger: quiet))
     }
 
     static func key(_ name: String) -> String { "\(name)-\(UUID().uuidString)" }
@@ -82,9 +89,9 @@ struct PostgresRateLimiterTests {
 
     @Test("quotas shared by two replicas: each sees the other's usage after its next save, and counts add up")
     func sharedQuotas() async throws {
-        let database = try PostgresDatabase(url: postgresURL ?? "", logger: Logger(label: "test"))
+        let database = try PostgresDatabase(url: postgresURL ?? "", logger: quiet)
         let store = try await PostgresQuotaStore(database: database)
-        let other = try await PostgresQuotaStore(database: try PostgresDatabase(url: postgresURL ?? "", logger: Logger(label: "test")))
+        let other = try await PostgresQuotaStore(database: try PostgresDatabase(url: postgresURL ?? "", logger: quiet))
         let replicaA = QuotaTracker(store: store)
         let replicaB = QuotaTracker(store: other)
         let key = Self.key("quota")
@@ -112,7 +119,7 @@ struct PostgresRateLimiterTests {
     @Test("an unreachable server is an error within the deadline (the gateway then fails closed)")
     func unreachable() async throws {
         let database = try PostgresDatabase(url: "postgres://mlsec@127.0.0.1:9/postgres?sslmode=disable", timeout: .milliseconds(500),
-                                            logger: Logger(label: "test"))
+                                            logger: quiet)
         let start = ContinuousClock.now
         await #expect(throws: (any Error).self) { _ = try await PostgresRateLimiter(database: database) }
         #expect(ContinuousClock.now - start < .seconds(5))
@@ -121,8 +128,8 @@ struct PostgresRateLimiterTests {
     @Test("TLS is required off loopback; disable is refused there")
     func tlsPolicy() throws {
         #expect(throws: (any Error).self) {
-            _ = try PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: Logger(label: "test"))
+            _ = try PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: quiet)
         }
-        #expect(throws: (any Error).self) { _ = try PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: Logger(label: "test")) }
+        #expect(throws: (any Error).self) { _ = try PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: quiet) }
     }
 }
