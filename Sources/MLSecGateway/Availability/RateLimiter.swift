@@ -75,7 +75,8 @@ public final class RateLimiter: Sendable {
                 let newTat = tat + item.cost * interval
                 newTats.append(newTat)
                 if newTat - now <= tolerance + 1e-9 {
-                    let remaining = Int(((tolerance - (newTat - now)) / interval).rounded(.down))
+                    // The same small allowance as the admission test: clock values near 10^9 s carry rounding.
+                    let remaining = Int(((tolerance - (newTat - now)) / interval + 1e-6).rounded(.down))
                     decisions.append(Decision(allowed: true, remaining: max(0, remaining), resetSeconds: newTat - now, retryAfter: 0))
                 } else {
                     decisions.append(Decision(allowed: false, remaining: 0, resetSeconds: tat - now, retryAfter: newTat - tolerance - now))

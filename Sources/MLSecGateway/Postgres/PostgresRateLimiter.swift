@@ -83,7 +83,7 @@ public final class PostgresRateLimiter: RateLimitBackend {
         }
         guard rows.count == items.count else { throw MLSecError.io("mlsec_gcra returned \(rows.count) rows for \(items.count) limits") }
         return rows.map { allowed, remaining, reset, retry in
-            RateLimiter.Decision(allowed: allowed, remaining: max(0, Int(remaining.rounded(.down))), resetSeconds: reset, retryAfter: retry)
+            RateLimiter.Decision(allowed: allowed, remaining: max(0, Int((remaining + 1e-6).rounded(.down))), resetSeconds: reset, retryAfter: retry)
         }
     }
 
