@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""The distributed limiter's overhead: secured infer throughput with rate-limit and quota state in PostgreSQL
-vs the embedded default (in-process limiter, SQLite), in one run; then two replicas sharing PostgreSQL.
+"""The shared state's overhead: secured infer throughput with every piece of state in PostgreSQL (API keys,
+roles, rate limits, quotas, the audit log) vs the embedded default (in-process limiter, SQLite), in one run;
+then two replicas sharing PostgreSQL.
 
-Starts a private PostgreSQL (scripts/postgres.sh), prepares one demo state (model, keys) copied to each
-gateway's state directory, and runs wrk -t1 -c32 on 127.0.0.1 against: one gateway with embedded state; one
-with `database` set; then two replicas with `database` set, each under its own wrk at the same time (their sum).
-All gateways use batch audit durability so that the limiter, not the fsync wait, is what differs. Targets
-interleave over --rounds rounds; medians are printed. Needs wrk and a release build.
+Starts a private PostgreSQL (scripts/postgres.sh), prepares one demo state (model, receipt and checkpoint
+keys) copied to each gateway's state directory, creates the bench key in SQLite (embedded) and in PostgreSQL
+(`mlsec apikey create --config`), and runs wrk -t1 -c32 on 127.0.0.1 against: one gateway with embedded
+state; one with `database` set; then two replicas with `database` set, each under its own wrk at the same time
+(their sum). All gateways use batch audit durability so that the state, not the fsync wait, is what differs.
+Targets interleave over --rounds rounds; medians are printed. Needs wrk and a release build.
 
 Usage: replicas.py [--seconds 8] [--rounds 3]
 """
@@ -79,26 +81,36 @@ def main():
                 break
         proc.send_signal(signal.SIGTERM)
         proc.wait()
-        key = json.loads(subprocess.run([MLSEC, "apikey", "create", "--state-dir", str(demo), "--name", "bench", "--role", "inference",
-                                         "--models", "digits", "--requests-per-second", "1000000", "--burst", "1000000",
-                                         "--max-concurrent", "1000"], capture_output=True, text=True, check=True).stdout)["key"]
+        def bench_key(*where):
+            return json.loads(subprocess.run([MLSEC, "apikey", "create", *where, "--name", "bench", "--role", "inference",
+                                              "--models", "digits", "--requests-per-second", "1000000", "--burst", "1000000",
+                                              "--max-concurrent", "1000"], capture_output=True, text=True, check=True).stdout)["key"]
+
         body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.5] * 64}]})
-        script = work / "infer.lua"
-        script.write_text('wrk.method = "POST"\n' f"wrk.body = {json.dumps(body)}\n"
-                          'wrk.headers["Content-Type"] = "application/json"\n'
-                          f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+
+        def wrk_script(name, key):
+            path = work / f"{name}.lua"
+            path.write_text('wrk.method = "POST"\n' f"wrk.body = {json.dumps(body)}\n"
+                            'wrk.headers["Content-Type"] = "application/json"\n'
+                            f'wrk.headers["Authorization"] = "Bearer {key}"\n')
+            return path
+
+        embedded_script = wrk_script("embedded", bench_key("--state-dir", str(demo)))
+        configs = {name: config_for(work, name, demo, db)
+                   for name, db in [("embedded", None), ("postgres", database), ("replica-1", database), ("replica-2", database)]}
+        shared_script = wrk_script("shared", bench_key("--config", str(configs["postgres"])))
         gateways = {}
-        for name, db in [("embedded", None), ("postgres", database), ("replica-1", database), ("replica-2", database)]:
-            proc, url = serve(config_for(work, name, demo, db), work / f"{name}.log")
+        for name, config in configs.items():
+            proc, url = serve(config, work / f"{name}.log")
             procs.append(proc)
             gateways[name] = url
         time.sleep(1)
         rows = {"embedded (in-process limiter, SQLite)": [], "PostgreSQL state, one replica": [],
                 "PostgreSQL state, two replicas (sum)": []}
         for _ in range(args.rounds):
-            rows["embedded (in-process limiter, SQLite)"].append(result(start_wrk(gateways["embedded"], script, args.seconds, 32)))
-            rows["PostgreSQL state, one replica"].append(result(start_wrk(gateways["postgres"], script, args.seconds, 32)))
-            both = [start_wrk(gateways[n], script, args.seconds, 16) for n in ["replica-1", "replica-2"]]
+            rows["embedded (in-process limiter, SQLite)"].append(result(start_wrk(gateways["embedded"], embedded_script, args.seconds, 32)))
+            rows["PostgreSQL state, one replica"].append(result(start_wrk(gateways["postgres"], shared_script, args.seconds, 32)))
+            both = [start_wrk(gateways[n], shared_script, args.seconds, 16) for n in ["replica-1", "replica-2"]]
             a, b = [result(p) for p in both]
             rows["PostgreSQL state, two replicas (sum)"].append((a[0] + b[0], f"{a[1]}/{b[1]}", a[2] + b[2]))
         base = sorted(r[0] for r in rows["embedded (in-process limiter, SQLite)"])[args.rounds // 2]

@@ -15,14 +15,11 @@ public final class AuditLog: @unchecked Sendable {
     public let path: String
     private let database: DatabaseQueue
     private let lock = NSLock()
-    /// The pending perfect subtrees of the current size: for each set bit l of the size, the node at level l.
-    private var rightEdge: [Int: [UInt8]] = [:]
-    private var currentSize: UInt64 = 0
+    /// The tree's right edge at the committed size (published only after each commit).
+    private var tree = MerkleRightEdge()
 
     /// Most bytes in one entry (audit events are far smaller).
-    public static let maxEntryBytes = 64 * 1024
-
-    static func nodeID(level: Int, index: UInt64) -> Int64 { Int64(level) << 56 | Int64(index) }
+    public static let maxEntryBytes = AuditEntryLimits.maxEntryBytes
 
     /// Opens the log at `path`, creating it when `create` is set.
     /// - Throws: `MLSecError` (io) when the file cannot be opened, or (malformed) when it is not an MLSec log.
@@ -64,63 +61,43 @@ public final class AuditLog: @unchecked Sendable {
     private func reloadState() throws {
         try database.read { db in
             let maxIndex = try Int64.fetchOne(db, sql: "SELECT max(idx) FROM entries")
-            let size = maxIndex.map { UInt64($0) + 1 } ?? 0
-            var edge: [Int: [UInt8]] = [:]
             let reader = SQLiteNodeReader(db: db)
-            for level in 0..<64 where size >> UInt64(level) & 1 == 1 {
-                edge[level] = try reader.node(level: level, index: (size >> UInt64(level)) - 1)
+            let edge = try MerkleRightEdge(size: maxIndex.map { UInt64($0) + 1 } ?? 0) { level, index in
+                try reader.node(level: level, index: index)
             }
-            lock.withLock {
-                currentSize = size
-                rightEdge = edge
-            }
+            lock.withLock { tree = edge }
         }
     }
 
     /// The number of entries.
-    public var size: UInt64 { lock.withLock { currentSize } }
+    public var size: UInt64 { lock.withLock { tree.size } }
 
     /// Appends `entries` in one durable transaction and returns their indexes.
     /// - Throws: `MLSecError` (limitExceeded) for an entry over ``maxEntryBytes``; (io) when the write fails,
     ///   in which case nothing was appended.
     @discardableResult
     public func append(_ entries: [[UInt8]]) throws -> Range<UInt64> {
-        for (i, entry) in entries.enumerated() where entry.count > Self.maxEntryBytes {
-            throw MLSecError.limitExceeded("entry \(i) of the batch is \(entry.count) bytes; the limit is \(Self.maxEntryBytes)")
-        }
+        try AuditEntryLimits.check(entries)
         guard !entries.isEmpty else { return size..<size }
         do {
             return try database.write { db in
-                var (size, edge) = lock.withLock { (currentSize, rightEdge) }
-                let first = size
+                var tree = lock.withLock { self.tree }
+                let first = tree.size
                 let insertEntry = try db.cachedStatement(sql: "INSERT INTO entries (idx, leaf_hash, data) VALUES (?, ?, ?)")
                 let insertNode = try db.cachedStatement(sql: "INSERT INTO nodes (id, hash) VALUES (?, ?)")
                 for entry in entries {
-                    var hash = MerkleHash.leaf(entry)
-                    try insertEntry.execute(arguments: [Int64(size), Data(hash), Data(entry)])
-                    var level = 0
-                    var index = size
-                    while index & 1 == 1 {
-                        guard let left = edge.removeValue(forKey: level) else {
-                            throw MLSecError.malformed("\(path): the stored tree is inconsistent at level \(level)")
-                        }
-                        hash = MerkleHash.node(left, hash)
-                        level += 1
-                        index >>= 1
-                        try insertNode.execute(arguments: [Self.nodeID(level: level, index: index), Data(hash)])
+                    let leaf = MerkleHash.leaf(entry)
+                    try insertEntry.execute(arguments: [Int64(tree.size), Data(leaf), Data(entry)])
+                    for node in tree.append(leafHash: leaf) {
+                        try insertNode.execute(arguments: [node.storageID, Data(node.hash)])
                     }
-                    edge[level] = hash
-                    size += 1
                 }
                 // Publish the new state only once the transaction commits (GRDB commits after this closure).
-                let committed = (size, edge)
+                let committed = tree
                 try db.afterNextTransaction(onCommit: { _ in
-                    self.lock.withLock {
-                        self.currentSize = committed.0
-                        self.rightEdge = committed.1
-                    }
+                    self.lock.withLock { self.tree = committed }
                 })
-                return first..<size
+                return first..<tree.size
             }
         } catch let error as DatabaseError {
             throw MLSecError.io("cannot append to the audit log \(path): \(error.message ?? error.description)")
@@ -141,10 +118,7 @@ public final class AuditLog: @unchecked Sendable {
     }
 
     private func checkSize(_ size: UInt64?) throws -> UInt64 {
-        let current = self.size
-        let size = size ?? current
-        guard size <= current else { throw MLSecError.usage("size \(size) is larger than the log (\(current) entries)") }
-        return size
+        try AuditEntryLimits.checkSize(size, current: self.size)
     }
 
     /// The root of the first `size` entries (the whole log by default).
@@ -169,48 +143,22 @@ public final class AuditLog: @unchecked Sendable {
         return try withProofBuilder { try $0.consistencyProof(from: from, to: to) }
     }
 
-    /// What ``verify(progress:)`` checked.
-    public struct VerificationReport: Sendable {
-        public var size: UInt64
-        public var root: [UInt8]
-    }
-
     /// Recomputes every leaf and interior hash from the entries and compares them with the stored tree.
     /// - Throws: `MLSecError` (verificationFailed) naming the first bad entry.
-    public func verify(progress: ((UInt64) -> Void)? = nil) throws -> VerificationReport {
+    public func verify(progress: ((UInt64) -> Void)? = nil) throws -> AuditVerificationReport {
         try database.read { db in
             let reader = SQLiteNodeReader(db: db)
-            var tree = RightEdgeHasher()
-            var expected: UInt64 = 0
+            var checker = AuditLogChecker()
             let cursor = try Row.fetchCursor(db, sql: "SELECT idx, leaf_hash, data FROM entries ORDER BY idx")
             while let row = try cursor.next() {
-                let index: Int64 = row[0]
-                guard index >= 0, UInt64(index) == expected else {
-                    throw MLSecError.verificationFailed("entry \(expected) is missing (the next stored index is \(index))")
-                }
                 let stored: Data = row[1]
                 let data: Data = row[2]
-                let leaf = MerkleHash.leaf([UInt8](data))
-                guard [UInt8](stored) == leaf else {
-                    throw MLSecError.verificationFailed("entry \(expected) does not match its stored leaf hash: it was modified")
+                for node in try checker.next(index: row[0], storedLeafHash: [UInt8](stored), data: [UInt8](data)) {
+                    try AuditLogChecker.compare(node, stored: try? reader.node(level: node.level, index: node.index))
                 }
-                for (level, index, hash) in tree.append(leaf) {
-                    guard let stored = try? reader.node(level: level, index: index), stored == hash else {
-                        let first = index << UInt64(level)
-                        let last = first + (1 << UInt64(level)) - 1
-                        throw MLSecError.verificationFailed(
-                            "the stored tree node over entries \(first)...\(last) does not match them: the log was modified (first bad entry at or after \(first))")
-                    }
-                }
-                expected += 1
-                if expected % 1_000_000 == 0 { progress?(expected) }
+                if checker.checked % 1_000_000 == 0 { progress?(checker.checked) }
             }
-            let nodes = try Int64.fetchOne(db, sql: "SELECT count(*) FROM nodes") ?? 0
-            let wanted = expected - UInt64(expected.nonzeroBitCount)
-            guard nodes == Int64(wanted) else {
-                throw MLSecError.verificationFailed("the log holds \(nodes) tree nodes; \(expected) entries need \(wanted)")
-            }
-            return VerificationReport(size: expected, root: tree.root())
+            return try checker.finish(storedNodeCount: try Int64.fetchOne(db, sql: "SELECT count(*) FROM nodes") ?? 0)
         }
     }
 }
@@ -226,7 +174,7 @@ struct SQLiteNodeReader: MerkleNodeReader {
             data = try Data.fetchOne(statement, arguments: [Int64(index)])
         } else {
             let statement = try db.cachedStatement(sql: "SELECT hash FROM nodes WHERE id = ?")
-            data = try Data.fetchOne(statement, arguments: [AuditLog.nodeID(level: level, index: index)])
+            data = try Data.fetchOne(statement, arguments: [MerkleRightEdge.storageID(level: level, index: index)])
         }
         guard let data,
             data.count == MerkleHash.size
@@ -234,39 +182,5 @@ struct SQLiteNodeReader: MerkleNodeReader {
             throw MLSecError.verificationFailed("the tree node at level \(level), index \(index) is missing or damaged")
         }
         return [UInt8](data)
-    }
-}
-
-/// Computes perfect-subtree hashes as leaves arrive, keeping only the right edge (O(log n) memory).
-struct RightEdgeHasher {
-    private var edge: [[UInt8]?] = []
-    private var size: UInt64 = 0
-
-    /// Adds a leaf hash; returns the (level, index, hash) of every interior node it completes.
-    mutating func append(_ leaf: [UInt8]) -> [(Int, UInt64, [UInt8])] {
-        var completed: [(Int, UInt64, [UInt8])] = []
-        var hash = leaf
-        var level = 0
-        var index = size
-        while index & 1 == 1 {
-            hash = MerkleHash.node(edge[level] ?? [], hash)
-            edge[level] = nil
-            level += 1
-            index >>= 1
-            completed.append((level, index, hash))
-        }
-        while edge.count <= level { edge.append(nil) }
-        edge[level] = hash
-        size += 1
-        return completed
-    }
-
-    /// The root of the leaves so far.
-    func root() -> [UInt8] {
-        var root: [UInt8]?
-        for hash in edge.compactMap({ $0 }) {
-            root = root.map { MerkleHash.node(hash, $0) } ?? hash
-        }
-        return root ?? MerkleHash.emptyRoot
     }
 }

@@ -44,39 +44,3 @@ public struct Checkpoint: Sendable, Equatable {
         try Checkpoint(text: NoteVerifier.open(note, verifiers: verifiers))
     }
 }
-
-extension AuditLog {
-    /// A checkpoint of the whole log, signed by `signer`, for `origin`.
-    public func checkpoint(origin: String, signer: NoteSigner) throws -> String {
-        let (size, root) = try root()
-        return try Checkpoint(origin: origin, size: size, root: root).signed(by: signer)
-    }
-
-    /// Checks that this log is consistent with `checkpoint`: the log holds at least its entries, the root of
-    /// its first `size` entries is the checkpoint's root, and a consistency proof from there to the current
-    /// size verifies. Returns the current size.
-    /// - Throws: `MLSecError` (verificationFailed) when the log was rewritten or truncated since.
-    public func verifyConsistency(with checkpoint: Checkpoint) throws -> UInt64 {
-        let current = size
-        guard checkpoint.size <= current else {
-            throw MLSecError.verificationFailed(
-                "the log has \(current) entries but the checkpoint covers \(checkpoint.size): entries were removed")
-        }
-        let (_, root) = try root(size: checkpoint.size)
-        guard ConstantTime.equal(root, checkpoint.root) else {
-            throw MLSecError.verificationFailed(
-                "the log's first \(checkpoint.size) entries no longer have the checkpoint's root: the log was rewritten")
-        }
-        if checkpoint.size > 0, checkpoint.size < current {
-            let proof = try consistencyProof(from: checkpoint.size, to: current)
-            let (_, now) = try self.root()
-            do {
-                try MerkleVerifier.verifyConsistency(
-                    size1: checkpoint.size, size2: current, proof: proof, root1: checkpoint.root, root2: now)
-            } catch {
-                throw MLSecError.verificationFailed("the log is not consistent with the checkpoint: \(error.message)")
-            }
-        }
-        return current
-    }
-}

@@ -1,8 +1,7 @@
-// APIKeyStore: API keys stored only as SHA-256 hashes in the gateway's SQLite database, checked in constant time.
+// APIKeyStore: API keys stored only as SHA-256 hashes, checked in constant time against a refreshed cache.
 
 import Crypto
 import Foundation
-import GRDB
 import MLSecCore
 import Synchronization
 
@@ -36,59 +35,110 @@ public struct APIKeyRecord: Sendable, Equatable {
         if let maxConcurrent { members.append(("max_concurrent", .int(maxConcurrent))) }
         return .object(members)
     }
+
+    /// The stored columns, as both backends keep them.
+    struct Columns: Sendable {
+        var id, name, role, models, created: String
+        var secretHash: [UInt8]
+        var expiresAt: String?
+        var revoked: Bool
+        var requestsPerSecond: Double?
+        var burst: Int?
+        /// Quota and concurrency, as JSON (nil when neither is set).
+        var policy: String?
+    }
+
+    var columns: Columns {
+        var policy: [(String, JSONValue)] = []
+        if let quota { policy.append(("quota", quota.json)) }
+        if let maxConcurrent { policy.append(("max_concurrent", .int(maxConcurrent))) }
+        return Columns(
+            id: id, name: name, role: role, models: String(decoding: JSONWriter.bytes(.array(models.map { .string($0) })), as: UTF8.self),
+            created: created, secretHash: secretHash, expiresAt: expiresAt.map { RFC3339.format($0) }, revoked: revoked,
+            requestsPerSecond: rateLimit?.requestsPerSecond, burst: rateLimit?.burst,
+            policy: policy.isEmpty ? nil : String(decoding: JSONWriter.bytes(.object(policy)), as: UTF8.self))
+    }
+
+    /// A record from stored columns (written by this code, but read defensively: bad JSON means no models/policy).
+    init(_ c: Columns) {
+        let models = (try? JSONParser().parse(Array(c.models.utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
+        let policy = c.policy.flatMap { try? JSONParser().parse(Array($0.utf8)) }
+        self.init(
+            id: c.id, name: c.name, role: c.role, models: models, created: c.created, expiresAt: c.expiresAt.flatMap(RFC3339.parse),
+            revoked: c.revoked,
+            rateLimit: c.requestsPerSecond.map { RateLimit(requestsPerSecond: $0, burst: c.burst ?? max(1, Int(min($0, 1e6)))) },
+            quota: policy?["quota"].flatMap { try? QuotaLimits(json: $0) }, maxConcurrent: policy?["max_concurrent"]?.integerValue,
+            secretHash: c.secretHash)
+    }
+
+    init(id: String, name: String, role: String, models: [String], created: String, expiresAt: Date?, revoked: Bool,
+         rateLimit: RateLimit?, quota: QuotaLimits?, maxConcurrent: Int?, secretHash: [UInt8]) {
+        self.id = id
+        self.name = name
+        self.role = role
+        self.models = models
+        self.created = created
+        self.expiresAt = expiresAt
+        self.revoked = revoked
+        self.rateLimit = rateLimit
+        self.quota = quota
+        self.maxConcurrent = maxConcurrent
+        self.secretHash = secretHash
+    }
 }
 
-/// API keys: `mlsec_<12 hex id>_<43 base64url characters>` (256 random bits). The database keeps the id, the
+/// Where key records persist: SQLite in the state directory (``SQLiteKeyBackend``) or PostgreSQL, shared by
+/// replicas (``PostgresKeyBackend``). Each write gets a version number larger than every earlier one, and
+/// versions commit in order, so a cache that asks for the changes after the last version it saw misses none.
+/// The backend also keeps the keys' quota usage.
+public protocol APIKeyBackend: QuotaUsageStore {
+    /// Records created or changed after `version` (every record when nil), and the newest version seen.
+    func changes(since version: Int64?) async throws -> (records: [APIKeyRecord], version: Int64)
+    func insert(_ record: APIKeyRecord) async throws
+    /// Marks a key revoked; `false` when there is no such key.
+    func revoke(id: String) async throws -> Bool
+    /// Whether other processes may change the records (then the cache must stay fresh to be trusted).
+    var isShared: Bool { get }
+}
+
+/// API keys: `mlsec_<12 hex id>_<43 base64url characters>` (256 random bits). The backend keeps the id, the
 /// SHA-256 of the whole key and its attributes; a lookup by id then a constant-time hash comparison checks a
-/// presented key. Records are cached in memory and written through to SQLite.
+/// presented key. Records are cached in memory, written through to the backend, and refreshed from it every
+/// second by the maintenance service (keys created or revoked elsewhere, by another replica or by
+/// `mlsec apikey`, take effect within about a second). With a shared backend the cache fails closed: when
+/// it could not be refreshed for ``maxStaleness``, every key is refused as unavailable (503), since a
+/// revocation might be missing.
 public final class APIKeyStore: Sendable {
-    private let database: DatabaseQueue
-    private let cache: Mutex<[String: APIKeyRecord]>
+    public let backend: any APIKeyBackend
+    private struct Cache {
+        var records: [String: APIKeyRecord] = [:]
+        var version: Int64 = 0
+        var refreshed = ContinuousClock.now
+    }
+    private let cache: Mutex<Cache>
     /// Keys that already verified, to their ids: a repeat caller skips parsing and hashing (the record's
     /// revocation and expiry are still checked on every request).
     private let verified = Mutex<[String: String]>([:])
     static let maxVerified = 10_000
+    /// How old the cache of a shared backend may be before keys are refused.
+    public let maxStaleness: Duration
 
-    public init(database: DatabaseQueue) throws {
-        self.database = database
-        try database.write { db in
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS api_keys (
-                    id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, models TEXT NOT NULL,
-                    secret_hash BLOB NOT NULL, created TEXT NOT NULL, expires_at TEXT, revoked INTEGER NOT NULL DEFAULT 0,
-                    rps REAL, burst INTEGER)
-                """)
-            // Added in 0.2: quotas and concurrency per key (JSON), for databases created before.
-            let columns = try Row.fetchAll(db, sql: "PRAGMA table_info(api_keys)").map { $0["name"] as String }
-            if !columns.contains("policy") { try db.execute(sql: "ALTER TABLE api_keys ADD COLUMN policy TEXT") }
-            try db.execute(sql: """
-                CREATE TABLE IF NOT EXISTS quota_usage (
-                    key_id TEXT NOT NULL, window TEXT NOT NULL, requests INTEGER NOT NULL, elements INTEGER NOT NULL,
-                    PRIMARY KEY (key_id, window))
-                """)
-        }
-        let records = try database.read { db in
-            try Row.fetchAll(db, sql: "SELECT * FROM api_keys").map(Self.record)
-        }
-        cache = Mutex(Dictionary(uniqueKeysWithValues: records.map { ($0.id, $0) }))
+    public init(backend: any APIKeyBackend, maxStaleness: Duration = .seconds(5)) async throws {
+        self.backend = backend
+        self.maxStaleness = maxStaleness
+        let (records, version) = try await backend.changes(since: nil)
+        cache = Mutex(Cache(records: Dictionary(records.map { ($0.id, $0) }, uniquingKeysWith: { $1 }), version: version))
     }
 
-    private static func record(_ row: Row) throws -> APIKeyRecord {
-        let modelsText: String = row["models"]
-        let models = (try? JSONParser().parse(Array(modelsText.utf8)))?.arrayValue?.compactMap(\.stringValue) ?? []
-        let expires: String? = row["expires_at"]
-        let rps: Double? = row["rps"]
-        let burst: Int? = row["burst"]
-        let hash: Data = row["secret_hash"]
-        let policyText: String? = row["policy"]
-        let policy = policyText.flatMap { try? JSONParser().parse(Array($0.utf8)) }
-        return APIKeyRecord(
-            id: row["id"], name: row["name"], role: row["role"], models: models, created: row["created"],
-            expiresAt: expires.flatMap(RFC3339.parse), revoked: (row["revoked"] as Int) != 0,
-            rateLimit: rps.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int(min($0, 1e6)))) },
-            quota: policy?["quota"].flatMap { try? QuotaLimits(json: $0) },
-            maxConcurrent: policy?["max_concurrent"]?.integerValue,
-            secretHash: [UInt8](hash))
+    /// Reads the records changed since the last refresh.
+    public func refresh() async throws {
+        let since = cache.withLock { $0.version }
+        let (records, version) = try await backend.changes(since: since)
+        cache.withLock { cache in
+            for record in records { cache.records[record.id] = record }
+            cache.version = max(cache.version, version)
+            cache.refreshed = .now
+        }
     }
 
     static func hash(_ key: String) -> [UInt8] { Array(SHA256.hash(data: Array(key.utf8))) }
@@ -97,7 +147,7 @@ public final class APIKeyStore: Sendable {
     public func create(
         name: String, role: String, models: [String], expiresAt: Date? = nil, rateLimit: RateLimit? = nil,
         quota: QuotaLimits? = nil, maxConcurrent: Int? = nil
-    ) throws -> (APIKeyRecord, String) {
+    ) async throws -> (APIKeyRecord, String) {
         var random = SystemRandomNumberGenerator()
         let id = Hex.encode((0..<6).map { _ in UInt8.random(in: 0...255, using: &random) })
         var secret = (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }
@@ -107,43 +157,31 @@ public final class APIKeyStore: Sendable {
             id: id, name: name, role: role, models: models, created: RFC3339.now(),
             expiresAt: expiresAt, revoked: false, rateLimit: rateLimit, quota: quota, maxConcurrent: maxConcurrent,
             secretHash: Self.hash(key))
-        let modelsText = String(decoding: JSONWriter.bytes(.array(models.map { .string($0) })), as: UTF8.self)
-        var policy: [(String, JSONValue)] = []
-        if let quota { policy.append(("quota", quota.json)) }
-        if let maxConcurrent { policy.append(("max_concurrent", .int(maxConcurrent))) }
-        let policyText = policy.isEmpty ? nil : String(decoding: JSONWriter.bytes(.object(policy)), as: UTF8.self)
-        try database.write { db in
-            try db.execute(
-                sql: """
-                    INSERT INTO api_keys (id, name, role, models, secret_hash, created, expires_at, revoked, rps, burst, policy)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?, ?)
-                    """,
-                arguments: [id, name, role, modelsText, Data(record.secretHash), record.created,
-                            expiresAt.map { RFC3339.format($0) }, rateLimit?.requestsPerSecond,
-                            rateLimit?.burst, policyText])
-        }
-        cache.withLock { $0[id] = record }
+        try await backend.insert(record)
+        cache.withLock { $0.records[id] = record }
         return (record, key)
     }
 
-    /// Revokes a key at once. Returns `false` when there is no such key.
+    /// Revokes a key at once (on other replicas: at their next refresh). Returns `false` when there is no such key.
     @discardableResult
-    public func revoke(id: String) throws -> Bool {
-        guard cache.withLock({ $0[id] }) != nil else { return false }
-        try database.write { db in try db.execute(sql: "UPDATE api_keys SET revoked = 1 WHERE id = ?", arguments: [id]) }
-        cache.withLock { $0[id]?.revoked = true }
+    public func revoke(id: String) async throws -> Bool {
+        guard try await backend.revoke(id: id) else { return false }
+        cache.withLock { $0.records[id]?.revoked = true }
         return true
     }
 
     /// Every key's record, without secrets.
-    public func list() -> [APIKeyRecord] { cache.withLock { Array($0.values) }.sorted { $0.created < $1.created } }
+    public func list() -> [APIKeyRecord] { cache.withLock { Array($0.records.values) }.sorted { ($0.created, $0.id) < ($1.created, $1.id) } }
 
-    /// Why a presented key was refused (for the audit log; the client only sees 401).
-    public enum Refusal: String, Sendable { case malformed, unknown, revoked, expired, mismatch }
+    /// Why a presented key was refused (for the audit log; the client sees 401, or 503 for `unavailable`).
+    public enum Refusal: String, Sendable { case malformed, unknown, revoked, expired, mismatch, unavailable }
 
     /// Checks a presented key: the record when it is valid, or why not.
     public func authenticate(_ key: String, now: Date = Date()) -> Result<APIKeyRecord, RefusalError> {
-        if let id = verified.withLock({ $0[key] }), let record = cache.withLock({ $0[id] }) {
+        if backend.isShared, cache.withLock({ ContinuousClock.now - $0.refreshed }) > maxStaleness {
+            return .failure(RefusalError(reason: .unavailable, detail: "the key database has not been reachable for over \(maxStaleness)"))
+        }
+        if let id = verified.withLock({ $0[key] }), let record = cache.withLock({ $0.records[id] }) {
             guard !record.revoked else { return .failure(RefusalError(reason: .revoked)) }
             if let expires = record.expiresAt, expires <= now { return .failure(RefusalError(reason: .expired)) }
             return .success(record)
@@ -152,7 +190,7 @@ public final class APIKeyStore: Sendable {
         guard parts.count == 3, parts[0] == "mlsec", parts[1].utf8.count == 12, parts[2].utf8.count == 43 else {
             return .failure(RefusalError(reason: .malformed))
         }
-        guard let record = cache.withLock({ $0[String(parts[1])] }) else { return .failure(RefusalError(reason: .unknown)) }
+        guard let record = cache.withLock({ $0.records[String(parts[1])] }) else { return .failure(RefusalError(reason: .unknown)) }
         // Compare hashes in constant time before looking at the record's state, so timing says nothing.
         let matches = ConstantTime.equal(Self.hash(key), record.secretHash)
         guard matches else { return .failure(RefusalError(reason: .mismatch)) }
@@ -169,33 +207,5 @@ public final class APIKeyStore: Sendable {
         public var reason: Refusal
         /// More detail for the audit log (never shown to the client, never a secret).
         public var detail: String = ""
-    }
-}
-
-/// Quota usage kept in the same SQLite database as the keys.
-extension APIKeyStore: QuotaUsageStore {
-    public func loadUsage(windows: [String]) async throws -> [QuotaTracker.Counter: QuotaTracker.Usage] {
-        guard !windows.isEmpty else { return [:] }
-        return try await database.read { db in
-            var usage: [QuotaTracker.Counter: QuotaTracker.Usage] = [:]
-            for window in windows {
-                for row in try Row.fetchAll(db, sql: "SELECT key_id, requests, elements FROM quota_usage WHERE window = ?", arguments: [window]) {
-                    usage[QuotaTracker.Counter(key: row["key_id"], window: window)] =
-                        QuotaTracker.Usage(requests: row["requests"], elements: row["elements"])
-                }
-            }
-            return usage
-        }
-    }
-
-    public func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) async throws {
-        try await database.write { db in
-            for (counter, usage) in deltas {
-                try db.execute(sql: """
-                    INSERT INTO quota_usage (key_id, window, requests, elements) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (key_id, window) DO UPDATE SET requests = requests + excluded.requests, elements = elements + excluded.elements
-                    """, arguments: [counter.key, counter.window, usage.requests, usage.elements])
-            }
-        }
     }
 }

@@ -22,7 +22,9 @@ struct AdminRoutes {
         router.delete("/admin/keys/:id") { _, context in
             let principal = try await authorize(context, .manageKeys, action: "revoke_key")
             let id = context.parameters.get("id") ?? ""
-            guard try services.keys.revoke(id: id) else { throw GatewayError.notFound("key \(id.prefix(40))") }
+            guard try await stored("the key store", context, { try await services.keys.revoke(id: id) }) else {
+                throw GatewayError.notFound("key \(id.prefix(40))")
+            }
             try await services.audit.record(AuditEvent(actor: principal.id, action: "revoke_key", resource: "admin/keys/\(id)",
                                                        decision: .allow, requestID: context.requestID))
             return Response(status: .noContent)
@@ -47,7 +49,9 @@ struct AdminRoutes {
             let principal = try await authorize(context, .readAudit, action: "read_audit")
             try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/checkpoint",
                                                        decision: .allow, requestID: context.requestID))
-            let note = try services.audit.log.checkpoint(origin: services.checkpointOrigin, signer: services.checkpointSigner)
+            let note = try await stored("the audit log", context) {
+                try await services.audit.store.checkpoint(origin: services.checkpointOrigin, signer: services.checkpointSigner)
+            }
             let checkpoint = try Checkpoint.open(note, verifiers: [services.checkpointSigner.verifier])
             return GatewayResponse.json(.object([
                 ("size", .int(Int(checkpoint.size))), ("root", .string(Hex.encode(checkpoint.root))), ("note", .string(note)),
@@ -59,20 +63,38 @@ struct AdminRoutes {
                 throw GatewayError.badRequest("query parameter index (an integer) is required")
             }
             let size = request.uri.queryParameters.get("size").flatMap { UInt64($0) }
-            let log = services.audit.log
-            let current = log.size
+            let log = services.audit.store
+            let current = try await stored("the audit log", context) { try await log.currentSize() }
             guard index < (size ?? current), (size ?? 0) <= current else {
                 throw GatewayError.badRequest("need index < size <= \(current)")
             }
-            let (treeSize, proof) = try log.inclusionProof(index: index, size: size)
-            let (_, root) = try log.root(size: treeSize)
+            let treeSize = size ?? current
+            let (proof, root, entry) = try await stored("the audit log", context) {
+                (try await log.inclusionProof(index: index, size: treeSize).proof, try await log.root(size: treeSize).root,
+                 try await log.entry(at: index))
+            }
             try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/proof",
                                                        decision: .allow, requestID: context.requestID))
             return GatewayResponse.json(.object([
                 ("index", .int(Int(index))), ("size", .int(Int(treeSize))), ("root", .string(Hex.encode(root))),
-                ("leaf_hash", .string(Hex.encode(MerkleHash.leaf(try log.entry(at: index))))),
+                ("leaf_hash", .string(Hex.encode(MerkleHash.leaf(entry)))),
                 ("proof", .array(proof.map { .string(Hex.encode($0)) })),
             ]))
+        }
+    }
+
+    /// Runs a call to a store: a failure of the store itself (a database that cannot be reached) is a 503 the
+    /// client may retry, logged with its cause; the gateway's own errors pass through.
+    func stored<T>(_ what: String, _ context: GatewayContext, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as GatewayError {
+            throw error
+        } catch let error as MLSecError where error.code == .usage {
+            throw GatewayError.badRequest(error.message)
+        } catch {
+            context.logger.error("store call failed", metadata: ["store": "\(what)", "error": "\(String(describing: error).prefix(300))"])
+            throw GatewayError.unavailable("\(what) is unavailable; retry later")
         }
     }
 
@@ -167,7 +189,7 @@ struct AdminRoutes {
             throw GatewayError.badRequest("name (1-128 characters) is required")
         }
         guard let role = document["role"]?.stringValue, services.roles[role] != nil else {
-            throw GatewayError.badRequest("role must be one of \(services.roles.keys.sorted().joined(separator: ", "))")
+            throw GatewayError.badRequest("role must be one of \(services.roles.all.keys.sorted().joined(separator: ", "))")
         }
         let models = document["models"]?.arrayValue?.compactMap(\.stringValue) ?? []
         guard document["models"] == nil || models.count == document["models"]?.arrayValue?.count, models.count <= 64,
@@ -193,8 +215,10 @@ struct AdminRoutes {
             guard let n = value.integerValue, n >= 1, n <= 100_000 else { throw GatewayError.badRequest("max_concurrent must be an integer in 1...100000") }
             maxConcurrent = n
         }
-        let (record, key) = try services.keys.create(name: name, role: role, models: models, expiresAt: expires, rateLimit: limit,
-                                                     quota: quota, maxConcurrent: maxConcurrent)
+        let (record, key) = try await stored("the key store", context) {
+            try await services.keys.create(name: name, role: role, models: models, expiresAt: expires, rateLimit: limit,
+                                           quota: quota, maxConcurrent: maxConcurrent)
+        }
         try await services.audit.record(AuditEvent(actor: principal.id, action: "create_key", resource: "admin/keys/\(record.id)",
                                                    decision: .allow, reason: "role \(role)", requestID: context.requestID))
         return GatewayResponse.json(.object([("id", .string(record.id)), ("key", .string(key))]), status: .created)

@@ -40,12 +40,12 @@ public enum DemoSetup {
             name: "digits", version: "1", path: "\(dir)/models/digits/{version}", signature: "\(dir)/models/digits-{version}.sig",
             publicKeys: ["\(dir)/publisher.pub"],
             inputRange: 0...1)]
-        let keys = try GatewayState.keyStore(dir)
+        let keys = try await GatewayState.keyStore(dir)
         return (configuration, keys)
     }
 
     /// Creates the demo's API keys when there are none yet and writes `demo-credentials.json` (mode 0600).
-    public static func writeCredentials(stateDirectory dir: String, url: String, keys: APIKeyStore) throws -> (admin: String, inference: String) {
+    public static func writeCredentials(stateDirectory dir: String, url: String, keys: APIKeyStore) async throws -> (admin: String, inference: String) {
         let path = "\(dir)/demo-credentials.json"
         if FileStatus.exists(path),
             let doc = try? JSONParser().parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 16, what: "credentials")),
@@ -55,8 +55,8 @@ public enum DemoSetup {
             try write(path, url: url, admin: admin, inference: inference, dir: dir)
             return (admin, inference)
         }
-        let (_, admin) = try keys.create(name: "demo-admin", role: "admin", models: ["*"])
-        let (_, inference) = try keys.create(name: "demo-inference", role: "inference", models: ["digits"], rateLimit: inferenceLimit)
+        let (_, admin) = try await keys.create(name: "demo-admin", role: "admin", models: ["*"])
+        let (_, inference) = try await keys.create(name: "demo-inference", role: "inference", models: ["digits"], rateLimit: inferenceLimit)
         try write(path, url: url, admin: admin, inference: inference, dir: dir)
         return (admin, inference)
     }

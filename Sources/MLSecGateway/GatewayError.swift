@@ -31,6 +31,10 @@ public struct GatewayError: Error, HTTPResponseError, Sendable {
         .unauthorized, "authentication required", headers: [.wwwAuthenticate: "Bearer"], auditReason: "unauthenticated")
     static func notFound(_ what: String) -> GatewayError { GatewayError(.notFound, "\(what) not found") }
     static func forbidden(_ reason: String) -> GatewayError { GatewayError(.forbidden, "forbidden", auditReason: reason) }
+    /// 503 with `Retry-After: 1`: a control could not decide (its state is unreachable), so it refuses.
+    static func unavailable(_ message: String) -> GatewayError {
+        GatewayError(.serviceUnavailable, message, headers: [.retryAfter: "1"])
+    }
 }
 
 /// Helpers to build responses with JSON bodies.

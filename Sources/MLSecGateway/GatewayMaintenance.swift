@@ -1,4 +1,4 @@
-// GatewayMaintenance: the gateway's background service: quota saving, reload on SIGHUP, a clean stop.
+// GatewayMaintenance: the gateway's background service: quota saving, key and role refresh, reload on SIGHUP, a clean stop.
 
 import Foundation
 import Logging
@@ -7,9 +7,10 @@ import MLSecCore
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs beside the HTTP server in one ServiceGroup (listed before it, so it stops after it): saves quota
-/// usage every second, reloads models and JWKS keys on SIGHUP (API keys live in the database and need no
-/// reload; certificates reload at the next handshake), and on shutdown saves quotas and drains the audit queue.
+/// Runs beside the HTTP server in one ServiceGroup (listed before it, so it stops after it): every second it
+/// saves quota usage, reads the API keys changed elsewhere (another replica, `mlsec apikey`) and, with
+/// PostgreSQL, the published roles; on SIGHUP it reloads models, roles and JWKS keys (certificates reload at
+/// the next handshake); on shutdown it saves quotas and drains the audit queue.
 public struct GatewayMaintenance: Service {
     let services: GatewayServices
     /// The configuration file to read again on SIGHUP (nil: nothing to reload, as in the demo).
@@ -27,9 +28,11 @@ public struct GatewayMaintenance: Service {
             group.addTask {
                 await cancelWhenGracefulShutdown {
                     var ticks = 0
+                    var refreshFailing = false
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         await saveQuotas()
+                        await refreshSharedState(failing: &refreshFailing)
                         ticks += 1
                         if ticks % 60 == 0, let shared = (services.rateLimits as? LeasedRateLimiter)?.shared as? PostgresRateLimiter {
                             try? await shared.sweep()
@@ -55,6 +58,23 @@ public struct GatewayMaintenance: Service {
         }
     }
 
+    /// Keys changed by others, and with PostgreSQL the roles every replica enforces. A failure is logged once
+    /// per outage; the key cache then fails closed after its staleness limit (``APIKeyStore/maxStaleness``).
+    private func refreshSharedState(failing: inout Bool) async {
+        do {
+            try await services.keys.refresh()
+            if let shared = services.sharedRoles { services.roles.replaceCustom(try await shared.load()) }
+            if failing { logger.notice("the key and role stores are reachable again") }
+            failing = false
+        } catch {
+            defer { failing = true }
+            if !failing {
+                logger.error("cannot refresh API keys and roles; keys are refused once the cache is too old",
+                             metadata: ["error": "\(String(describing: error).prefix(300))"])
+            }
+        }
+    }
+
     private func saveQuotas() async {
         do {
             try await services.admission.quotas.save()
@@ -64,23 +84,26 @@ public struct GatewayMaintenance: Service {
     }
 
     /// Reads the configuration again and swaps in its models (each loaded with every check; if any fails,
-    /// nothing changes) and the JWKS keys. Settings that need a new listener or state (listen, tls, state_dir,
-    /// roles, limits, cors) are reported as needing a restart.
+    /// nothing changes), its roles (published to PostgreSQL for every replica when it holds them) and the JWKS
+    /// keys. Settings that need a new listener or state (listen, tls, state_dir, limits, cors) are reported as
+    /// needing a restart.
     public func reload() async {
         guard let configurationPath else { return }
         do {
             let configuration = try GatewayConfiguration(path: configurationPath)
             let models = try await GatewayState.loadModels(configuration.models)
+            if let shared = services.sharedRoles { try await shared.publish(configuration.roles) }
             services.models.replaceAll(models: models, sources: configuration.models)
+            services.roles.replaceCustom(configuration.roles)
             try await services.jwt?.reload()
             try await services.audit.record(AuditEvent(
                 actor: "gateway", action: "config.reload", resource: configurationPath, decision: .allow,
                 reason: "models: " + models.values.map { "\($0.name) \($0.version)" }.sorted().joined(separator: ", ")))
             logger.notice("configuration reloaded", metadata: ["models": "\(models.count)"])
-            if configuration.roles != services.roles || configuration.availability != services.admission.limits
+            if configuration.availability != services.admission.limits
                 || configuration.corsOrigins != services.corsOrigins || configuration.maxBodyBytes != services.maxBodyBytes
                 || configuration.maxBatch != services.maxBatch {
-                logger.warning("roles, limits and cors changed in the file take effect at the next restart")
+                logger.warning("limits and cors changed in the file take effect at the next restart")
             }
         } catch {
             let message = (error as? MLSecError)?.message ?? "\(error)"

@@ -1,4 +1,4 @@
-// GatewayServices: what the handlers share: models, keys, limits, audit, receipts.
+// GatewayServices: what the handlers share: models, keys, roles, limits, audit, receipts.
 
 import Foundation
 import MLSecAudit
@@ -11,7 +11,10 @@ public struct GatewayServices: Sendable {
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
     /// Origins allowed to call from browsers (CORS); empty = CORS off.
     public var corsOrigins: Set<String> = []
-    public var roles: [String: Role]
+    /// The roles in force (custom ones refreshed from PostgreSQL when it holds them).
+    public var roles: RoleBook
+    /// Where the custom roles are published for every replica (nil: this process alone, from its configuration).
+    public var sharedRoles: PostgresRoleStore?
     public var limiter: RateLimiter
     /// Where GCRA state lives: `limiter` (this process) or PostgreSQL (shared by replicas).
     public var rateLimits: any RateLimitBackend
@@ -29,10 +32,11 @@ public struct GatewayServices: Sendable {
                 audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
                 maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64, availability: AvailabilityLimits = AvailabilityLimits(),
                 quotaClock: @escaping @Sendable () -> Date = { Date() }, sharedLimits: (any RateLimitBackend)? = nil,
-                sharedQuotas: (any QuotaUsageStore)? = nil) {
+                sharedRoles: PostgresRoleStore? = nil) {
         self.models = models
         self.keys = keys
-        self.roles = roles
+        self.roles = RoleBook(roles)
+        self.sharedRoles = sharedRoles
         self.limiter = limiter
         self.audit = audit
         self.receipts = receipts
@@ -41,6 +45,6 @@ public struct GatewayServices: Sendable {
         self.maxBodyBytes = maxBodyBytes
         self.maxBatch = maxBatch
         rateLimits = sharedLimits ?? limiter
-        admission = InferenceAdmission(limits: availability, limiter: rateLimits, quotas: QuotaTracker(store: sharedQuotas ?? keys, now: quotaClock))
+        admission = InferenceAdmission(limits: availability, limiter: rateLimits, quotas: QuotaTracker(store: keys.backend, now: quotaClock))
     }
 }

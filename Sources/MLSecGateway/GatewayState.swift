@@ -1,13 +1,13 @@
-// GatewayState: opens the state directory (keys database, audit log, receipt and checkpoint keys) and loads models.
+// GatewayState: opens the state directory and the stores (SQLite or PostgreSQL), reads the signing keys, loads models.
 
 import Foundation
-import GRDB
 import Logging
 import MLSecAudit
 import MLSecCore
 import MLSecIntegrity
 
-/// Everything under the state directory: `gateway.db` (API keys), `audit.db` (the Merkle log),
+/// Everything under the state directory: `gateway.db` (API keys and quota usage) and `audit.db` (the Merkle
+/// log) unless PostgreSQL holds them (``stores(_:keys:)``),
 /// `receipt-key.pem`/`receipt-key.pub.pem` (Ed25519, receipts), `audit-note.key`/`audit-note.vkey` (checkpoints).
 /// Keys are created on first start with mode 0600.
 public enum GatewayState {
@@ -41,15 +41,9 @@ public enum GatewayState {
         return signer
     }
 
-    /// Opens the keys database.
-    public static func keyStore(_ dir: String) throws -> APIKeyStore {
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA journal_mode = WAL")
-            try db.execute(sql: "PRAGMA synchronous = FULL")
-        }
-        configuration.busyMode = .timeout(10)
-        return try APIKeyStore(database: try DatabaseQueue(path: "\(dir)/gateway.db", configuration: configuration))
+    /// Opens the keys database in the state directory (`gateway.db`).
+    public static func keyStore(_ dir: String) async throws -> APIKeyStore {
+        try await APIKeyStore(backend: try SQLiteKeyBackend(directory: dir))
     }
 
     /// Loads the configured version of every source (each verified, decrypted in memory and scanned).
@@ -62,17 +56,50 @@ public enum GatewayState {
         return models
     }
 
-    /// The state shared in PostgreSQL (rate limits, quota usage) when the configuration names a database.
-    static func sharedState(_ configuration: GatewayConfiguration) async throws -> (limits: any RateLimitBackend, quotas: any QuotaUsageStore)? {
-        guard let url = configuration.databaseURL else { return nil }
-        let database = try PostgresDatabase(url: url, passwordFile: configuration.databasePasswordFile,
-                                            logger: Logger(label: "mlsec.postgres"))
-        do {
-            return (LeasedRateLimiter(shared: try await PostgresRateLimiter(database: database)),
-                    try await PostgresQuotaStore(database: database))
-        } catch {
-            throw MLSecError.io("cannot prepare the shared state in PostgreSQL: \(String(describing: error).prefix(300))")
+    /// The stores a gateway keeps its state in: the state directory's SQLite files by default, or PostgreSQL
+    /// (`database` in the configuration), shared by every replica.
+    public struct Stores: Sendable {
+        public var keys: APIKeyStore
+        public var audit: any AuditStore
+        public var limits: (any RateLimitBackend)?
+        public var roles: PostgresRoleStore?
+    }
+
+    /// Opens the configured stores. With PostgreSQL: API keys and quota usage, custom roles, GCRA state and the
+    /// audit log all live there; the configuration's custom roles are published for every replica.
+    /// - Parameter keys: an SQLite key store already open (the demo's), used instead of opening it again.
+    public static func stores(_ configuration: GatewayConfiguration, keys: APIKeyStore? = nil) async throws -> Stores {
+        let dir = configuration.stateDirectory
+        guard let database = try database(configuration) else {
+            let keyStore = if let keys { keys } else { try await keyStore(dir) }
+            return Stores(keys: keyStore, audit: try SQLiteAuditStore(path: "\(dir)/audit.db"))
         }
+        do {
+            let roles = try await PostgresRoleStore(database: database)
+            try await roles.publish(configuration.roles)
+            return Stores(keys: try await APIKeyStore(backend: try await PostgresKeyBackend(database: database)),
+                          audit: try await PostgresAuditStore(database: database),
+                          limits: LeasedRateLimiter(shared: try await PostgresRateLimiter(database: database)), roles: roles)
+        } catch let error as MLSecError {
+            throw error
+        } catch {
+            throw MLSecError.io("cannot prepare the shared state in PostgreSQL (\(database.location)): \(String(describing: error).prefix(300))")
+        }
+    }
+
+    /// The key store alone, where the configuration keeps it (for `mlsec apikey`).
+    public static func keyStore(_ configuration: GatewayConfiguration) async throws -> APIKeyStore {
+        guard let database = try database(configuration) else {
+            try ensureDirectory(configuration.stateDirectory)
+            return try await keyStore(configuration.stateDirectory)
+        }
+        return try await APIKeyStore(backend: try await PostgresKeyBackend(database: database))
+    }
+
+    /// The configured PostgreSQL connection pool, if any.
+    public static func database(_ configuration: GatewayConfiguration) throws -> PostgresDatabase? {
+        guard let url = configuration.databaseURL else { return nil }
+        return try PostgresDatabase(url: url, passwordFile: configuration.databasePasswordFile, logger: Logger(label: "mlsec.postgres"))
     }
 
     /// Opens every store and loads every model (each verified and scanned).
@@ -80,17 +107,18 @@ public enum GatewayState {
         let dir = configuration.stateDirectory
         try ensureDirectory(dir)
         let models = try await loadModels(configuration.models)
-        let audit = AuditRecorder(log: try AuditLog(path: "\(dir)/audit.db"), durability: configuration.auditDurability)
+        let stores = try await stores(configuration, keys: keys)
+        let audit = AuditRecorder(store: stores.audit, durability: configuration.auditDurability)
         for model in models.values.sorted(by: { $0.name < $1.name }) {
             try await audit.record(AuditEvent(actor: "gateway", action: "model.load", resource: "models/\(model.name)/versions/\(model.version)",
                                               decision: .allow, reason: "signature verified, scan clean", modelDigest: model.digest))
         }
-        let shared = try await sharedState(configuration)
         var services = GatewayServices(
-            models: ModelCatalog(models: models, sources: configuration.models), keys: try keys ?? keyStore(dir), roles: configuration.roles, limiter: RateLimiter(), audit: audit,
+            models: ModelCatalog(models: models, sources: configuration.models), keys: stores.keys, roles: configuration.roles, limiter: RateLimiter(), audit: audit,
             receipts: ReceiptSigner(key: try receiptKey(dir)), checkpointSigner: try checkpointKey(dir, origin: configuration.auditOrigin),
             checkpointOrigin: configuration.auditOrigin, maxBodyBytes: configuration.maxBodyBytes, maxBatch: configuration.maxBatch,
-            availability: configuration.availability, sharedLimits: shared?.limits, sharedQuotas: shared?.quotas)
+            availability: configuration.availability, sharedLimits: stores.limits, sharedRoles: stores.roles)
+        if let shared = stores.roles { services.roles.replaceCustom(try await shared.load()) }
         if let jwt = configuration.jwt { services.jwt = try await JWTAuthenticator(configuration: jwt) }
         services.clientCertificates = configuration.clientCertificates
         services.corsOrigins = configuration.corsOrigins

@@ -77,7 +77,7 @@ public final class JWTAuthenticator: Sendable {
     }
 
     /// The principal for `token`, or why not (for the audit log; the client only sees 401).
-    public func authenticate(_ token: String, roles: [String: Role]) async -> Result<Principal, APIKeyStore.RefusalError> {
+    public func authenticate(_ token: String, roles: RoleBook) async -> Result<Principal, APIKeyStore.RefusalError> {
         let now = Date()
         if let (principal, expiry) = cache.withLock({ $0[token] }), expiry > now { return .success(principal) }
         let claims: GatewayClaims

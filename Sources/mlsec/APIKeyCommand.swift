@@ -8,19 +8,37 @@ import MLSecGateway
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "apikey",
-        abstract: "Manage the gateway's API keys directly in its state directory (e.g. the first admin key).",
+        abstract: "Manage the gateway's API keys directly in its store (e.g. the first admin key).",
         discussion: """
             Examples:
               mlsec apikey create --state-dir /var/lib/mlsec --name ops --role admin --models '*'
+              mlsec apikey create --config gateway.json --name ops --role admin --models '*'   # where it keeps keys (PostgreSQL too)
               mlsec apikey list --state-dir /var/lib/mlsec
               mlsec apikey revoke --state-dir /var/lib/mlsec 3f9a0c1d2e4b
-            A running gateway sees keys created here after a restart; use the admin API while it runs.
+            Running gateways see keys created or revoked here within about a second.
             """,
         subcommands: [Create.self, List.self, Revoke.self])
 
     struct StateOption: ParsableArguments {
-        @Option(name: .customLong("state-dir"), help: "The gateway's state directory.")
-        var stateDir: String
+        @Option(name: .customLong("state-dir"), help: "The gateway's state directory (its SQLite key database).")
+        var stateDir: String?
+        @Option(help: "The gateway's configuration: keys go where it keeps them (its state directory or PostgreSQL).")
+        var config: String?
+
+        func validate() throws {
+            guard (stateDir == nil) != (config == nil) else { throw ValidationError("give exactly one of --state-dir DIR and --config FILE") }
+        }
+
+        /// The key store, and the roles a key may have there.
+        func open() async throws -> (APIKeyStore, Set<String>) {
+            if let config {
+                let configuration = try GatewayConfiguration(path: config)
+                return (try await GatewayState.keyStore(configuration), Set(configuration.roles.keys))
+            }
+            let dir = stateDir ?? ""
+            try GatewayState.ensureDirectory(dir)
+            return (try await GatewayState.keyStore(dir), Set(Role.builtIn.keys))
+        }
     }
 
     struct Create: AsyncParsableCommand {
@@ -38,12 +56,14 @@ struct APIKeyCommand: AsyncParsableCommand {
         @Option(name: .customLong("max-concurrent"), help: "Inference requests this key may have in flight.") var maxConcurrent: Int?
 
         func run() async throws {
-            guard Role.builtIn[role] != nil else { throw MLSecError.usage("--role must be admin, publisher, inference or auditor here") }
             if let rps = requestsPerSecond, !(0.001...1_000_000).contains(rps) {
                 throw MLSecError.usage("--requests-per-second must be 0.001...1000000")
             }
             if let burst, !(1...1_000_000).contains(burst) { throw MLSecError.usage("--burst must be 1...1000000") }
-            try GatewayState.ensureDirectory(state.stateDir)
+            let (store, roles) = try await state.open()
+            guard roles.contains(role) else {
+                throw MLSecError.usage("--role must be one of \(roles.sorted().joined(separator: ", "))\(state.config == nil ? " (custom roles need --config)" : "")")
+            }
             let limit = requestsPerSecond.map { RateLimit(requestsPerSecond: $0, burst: burst ?? max(1, Int($0))) }
             for (flag, value) in [("--daily-requests", dailyRequests), ("--daily-elements", dailyElements),
                                   ("--monthly-requests", monthlyRequests), ("--monthly-elements", monthlyElements)] {
@@ -52,7 +72,7 @@ struct APIKeyCommand: AsyncParsableCommand {
             if let maxConcurrent, !(1...100_000).contains(maxConcurrent) { throw MLSecError.usage("--max-concurrent must be 1...100000") }
             let quota = QuotaLimits(dailyRequests: dailyRequests, dailyElements: dailyElements, monthlyRequests: monthlyRequests,
                                     monthlyElements: monthlyElements)
-            let (record, key) = try GatewayState.keyStore(state.stateDir).create(
+            let (record, key) = try await store.create(
                 name: name, role: role, models: models, rateLimit: limit, quota: quota.isEmpty ? nil : quota, maxConcurrent: maxConcurrent)
             printJSON(.object([("id", .string(record.id)), ("key", .string(key))]))
         }
@@ -62,7 +82,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List keys (no secrets).")
         @OptionGroup var state: StateOption
         func run() async throws {
-            printJSON(.object([("keys", .array(try GatewayState.keyStore(state.stateDir).list().map(\.json)))]))
+            printJSON(.object([("keys", .array(try await state.open().0.list().map(\.json)))]))
         }
     }
 
@@ -71,7 +91,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOption
         @Argument(help: "The key id.") var id: String
         func run() async throws {
-            guard try GatewayState.keyStore(state.stateDir).revoke(id: id) else { throw MLSecError.usage("no key \(id)") }
+            guard try await state.open().0.revoke(id: id) else { throw MLSecError.usage("no key \(id)") }
         }
     }
 }

@@ -2,8 +2,10 @@
 
 import ArgumentParser
 import Foundation
+import Logging
 import MLSecAudit
 import MLSecCore
+import MLSecGateway
 
 #if canImport(Glibc)
 import Glibc
@@ -12,7 +14,7 @@ import Glibc
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
-        abstract: "Append to, prove and verify the tamper-evident audit log (RFC 6962 Merkle log in SQLite).",
+        abstract: "Append to, prove and verify the tamper-evident audit log (RFC 6962 Merkle log in SQLite or PostgreSQL).",
         discussion: """
             Examples:
               echo '{"time":"2026-11-29T08:00:00Z","actor":"alice","action":"infer","resource":"models/digits","decision":"allow"}' \\
@@ -24,6 +26,7 @@ struct AuditCommand: AsyncParsableCommand {
               mlsec audit keygen --name example.com/audit --private-key audit-note.key > audit.vkey
               mlsec audit checkpoint --log audit.db --private-key audit-note.key --origin example.com/audit > cp.txt
               mlsec audit verify-checkpoint --checkpoint cp.txt --verifier-key audit.vkey --log audit.db
+              mlsec audit verify --database postgres://mlsec@db.internal/mlsec --password-file db.pw   # replicas' shared log
             """,
         subcommands: [Append.self, Root.self, ProveInclusion.self, ProveConsistency.self, Verify.self, Keygen.self,
                       MakeCheckpoint.self, VerifyCheckpoint.self]
@@ -31,12 +34,27 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct LogOption: ParsableArguments {
         @Option(help: "The audit log (an SQLite file).")
-        var log: String
+        var log: String?
+        @Option(help: "The audit log in PostgreSQL, as gateway replicas share it: postgres://user@host[:port]/database[?sslmode=...].")
+        var database: String?
+        @Option(name: .customLong("password-file"), help: "A file holding the PostgreSQL password (instead of the URL).")
+        var passwordFile: String?
+
+        func validate() throws {
+            guard (log == nil) != (database == nil) else { throw ValidationError("give exactly one of --log FILE and --database URL") }
+        }
+
+        /// The store; an SQLite file must exist unless `create`.
+        func open(create: Bool = false) async throws -> any AuditStore {
+            if let log { return try SQLiteAuditStore(path: log, create: create) }
+            var logger = Logger(label: "mlsec.postgres")
+            logger.logLevel = .error
+            let database = try PostgresDatabase(url: database ?? "", passwordFile: passwordFile, logger: logger)
+            return try await PostgresAuditStore(database: database)
+        }
     }
 
     static func hexList(_ hashes: [[UInt8]]) -> JSONValue { .array(hashes.map { .string(Hex.encode($0)) }) }
-
-    static func openLog(_ path: String) throws -> AuditLog { try AuditLog(path: path, create: false) }
 
     struct Append: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -80,8 +98,8 @@ struct AuditCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let log = try AuditLog(path: options.log)
-            let maxLine = 2 * AuditLog.maxEntryBytes + 2
+            let log = try await options.open(create: true)
+            let maxLine = 2 * AuditEntryLimits.maxEntryBytes + 2
             var buffer: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 1 << 20)
             var lineNumber = 0
@@ -104,19 +122,19 @@ struct AuditCommand: AsyncParsableCommand {
                     lineNumber += 1
                     if let e = try entry(buffer[start..<newline], number: lineNumber) { batch.append(e) }
                     start = newline + 1
-                    if batch.count == Self.maxBatch { try commit(batch, to: log); batch = [] }
+                    if batch.count == Self.maxBatch { try await commit(batch, to: log); batch = [] }
                 }
                 buffer.removeFirst(start)
                 guard buffer.count <= maxLine else {
                     throw MLSecError.limitExceeded("line \(lineNumber + 1) is longer than \(maxLine) bytes")
                 }
-                try commit(batch, to: log)
+                try await commit(batch, to: log)
             }
         }
 
-        func commit(_ batch: [[UInt8]], to log: AuditLog) throws {
+        func commit(_ batch: [[UInt8]], to log: any AuditStore) async throws {
             guard !batch.isEmpty else { return }
-            let range = try log.append(batch)
+            let range = try await log.append(batch)
             if printIndex {
                 var out = ""
                 for index in range { out += "\(index)\n" }
@@ -132,7 +150,7 @@ struct AuditCommand: AsyncParsableCommand {
         var size: UInt64?
 
         func run() async throws {
-            let (size, root) = try openLog(options.log).root(size: size)
+            let (size, root) = try await options.open().root(size: size)
             printJSON(.object([("size", .int(Int(size))), ("root", .string(Hex.encode(root)))]))
         }
     }
@@ -147,7 +165,7 @@ struct AuditCommand: AsyncParsableCommand {
         var size: UInt64?
 
         func run() async throws {
-            let (size, proof) = try openLog(options.log).inclusionProof(index: index, size: size)
+            let (size, proof) = try await options.open().inclusionProof(index: index, size: size)
             printJSON(.object([("index", .int(Int(index))), ("size", .int(Int(size))), ("proof", hexList(proof))]))
         }
     }
@@ -162,7 +180,7 @@ struct AuditCommand: AsyncParsableCommand {
         var to: UInt64
 
         func run() async throws {
-            let proof = try openLog(options.log).consistencyProof(from: from, to: to)
+            let proof = try await options.open().consistencyProof(from: from, to: to)
             printJSON(.object([("from", .int(Int(from))), ("to", .int(Int(to))), ("proof", hexList(proof))]))
         }
     }
@@ -173,7 +191,7 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var options: LogOption
 
         func run() async throws {
-            let report = try openLog(options.log).verify { done in
+            let report = try await options.open().verify { done in
                 if Terminal.stderrIsTerminal { Terminal.note("verified \(done) entries") }
             }
             printJSON(.object([("verified", .bool(true)), ("size", .int(Int(report.size))),
@@ -213,7 +231,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             let signer = try NoteSigner(encoded: try readTextFile(privateKey, what: "signer key"))
             guard !origin.isEmpty, !origin.contains("\n") else { throw MLSecError.usage("--origin must be one non-empty line") }
-            print(try openLog(options.log).checkpoint(origin: origin, signer: signer), terminator: "")
+            print(try await options.open().checkpoint(origin: origin, signer: signer), terminator: "")
         }
     }
 
@@ -225,8 +243,12 @@ struct AuditCommand: AsyncParsableCommand {
         var checkpoint: String
         @Option(name: .customLong("verifier-key"), help: "The verifier key (name+id+key), or a file holding it.")
         var verifierKey: String
-        @Option(help: "An audit log to check against the checkpoint.")
+        @Option(help: "An audit log (SQLite file) to check against the checkpoint.")
         var log: String?
+        @Option(help: "An audit log in PostgreSQL to check against the checkpoint (postgres://...).")
+        var database: String?
+        @Option(name: .customLong("password-file"), help: "A file holding the PostgreSQL password.")
+        var passwordFile: String?
 
         func run() async throws {
             let keyText = FileStatus.exists(verifierKey) ? try readTextFile(verifierKey, what: "verifier key") : verifierKey
@@ -237,8 +259,13 @@ struct AuditCommand: AsyncParsableCommand {
                 ("verified", .bool(true)), ("origin", .string(parsed.origin)), ("size", .int(Int(parsed.size))),
                 ("root", .string(Hex.encode(parsed.root))),
             ]
-            if let log {
-                let current = try openLog(log).verifyConsistency(with: parsed)
+            if log != nil || database != nil {
+                var options = LogOption()
+                options.log = log
+                options.database = database
+                options.passwordFile = passwordFile
+                try options.validate()
+                let current = try await options.open().verifyConsistency(with: parsed)
                 members += [("consistent", .bool(true)), ("log_size", .int(Int(current)))]
             }
             printJSON(.object(members))

@@ -83,7 +83,7 @@ struct ServeCommand: AsyncParsableCommand {
             let url = "\(scheme)://\(host):\(port)"
             if isDemo {
                 do {
-                    let (_, inference) = try DemoSetup.writeCredentials(stateDirectory: dir, url: url, keys: services.keys)
+                    let (_, inference) = try await DemoSetup.writeCredentials(stateDirectory: dir, url: url, keys: services.keys)
                     FileHandle.standardOutput.write(Data((Self.demoBanner(url: url, dir: dir, inferenceKey: inference) + "\n").utf8))
                 } catch {
                     Terminal.error("cannot write the demo credentials: \(error)")

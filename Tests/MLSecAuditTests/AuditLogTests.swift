@@ -60,26 +60,44 @@ struct AuditLogTests {
     }
 
     @Test("checkpoints: signed notes that verify, and consistency with the log that grew since")
-    func checkpoints() throws {
+    func checkpoints() async throws {
         let (path, cleanup) = try temporaryLog()
         defer { cleanup() }
-        let log = try AuditLog(path: path)
-        try log.append((0..<10).map { [UInt8($0)] })
+        let log = try SQLiteAuditStore(path: path)
+        _ = try await log.append((0..<10).map { [UInt8($0)] })
         let signer = try NoteSigner.generate(name: "mlsec.example/audit")
-        let note = try log.checkpoint(origin: "mlsec.example/audit", signer: signer)
+        let note = try await log.checkpoint(origin: "mlsec.example/audit", signer: signer)
         let checkpoint = try Checkpoint.open(note, verifiers: [signer.verifier])
         #expect(checkpoint.size == 10 && checkpoint.origin == "mlsec.example/audit")
-        try log.append((10..<25).map { [UInt8($0)] })
-        #expect(try log.verifyConsistency(with: checkpoint) == 25)
+        _ = try await log.append((10..<25).map { [UInt8($0)] })
+        #expect(try await log.verifyConsistency(with: checkpoint) == 25)
         var forged = checkpoint
         forged.root[0] ^= 1
-        #expect(throws: MLSecError.self) { _ = try log.verifyConsistency(with: forged) }
+        await #expect(throws: MLSecError.self) { _ = try await log.verifyConsistency(with: forged) }
         forged = checkpoint
         forged.size = 26
-        #expect(throws: MLSecError.self) { _ = try log.verifyConsistency(with: forged) }
+        await #expect(throws: MLSecError.self) { _ = try await log.verifyConsistency(with: forged) }
         #expect(throws: MLSecError.self) {
             _ = try Checkpoint.open(note.replacingOccurrences(of: "\n10\n", with: "\n11\n"), verifiers: [signer.verifier])
         }
+    }
+
+    @Test("the right edge: restored from stored nodes it continues the same tree; a missing node is named")
+    func rightEdge() throws {
+        var reference = InMemoryMerkleTree()
+        var edge = MerkleRightEdge()
+        for i in 0..<37 {
+            let leaf = MerkleHash.leaf([UInt8(i)])
+            let completed = edge.append(leafHash: leaf)
+            reference.append(leafHash: leaf)
+            for node in completed { #expect(try reference.node(level: node.level, index: node.index) == node.hash) }
+            #expect(edge.root() == (try MerkleProofBuilder(reader: reference).root(size: UInt64(i + 1))))
+        }
+        var restored = try MerkleRightEdge(size: 37) { level, index in try reference.node(level: level, index: index) }
+        #expect(restored == edge)
+        _ = restored.append(leafHash: MerkleHash.leaf([99]))
+        #expect(restored.size == 38)
+        #expect(throws: MLSecError.self) { _ = try MerkleRightEdge(size: 37) { _, _ in nil } }
     }
 
     @Test("audit events: the closed schema, canonical bytes, and refusal of unknown fields and bad digests")

@@ -125,7 +125,7 @@ struct AvailabilityTests {
 
     @Test("quota usage survives a restart through the store; saving twice does not count twice")
     func quotaPersistence() async throws {
-        let store = try APIKeyStore(database: try DatabaseQueue())
+        let store = try SQLiteKeyBackend(database: try DatabaseQueue())
         let clock = DateClock("2026-11-29T12:00:00Z")
         let limits = QuotaLimits(dailyRequests: 5)
         let first = QuotaTracker(store: store, now: clock.read)

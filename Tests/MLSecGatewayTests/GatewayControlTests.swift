@@ -103,9 +103,9 @@ struct AuthorizationTests {
     }
 
     @Test("API keys: stored as hashes, checked in constant time, revocable, expiring")
-    func keys() throws {
-        let store = try APIKeyStore(database: try DatabaseQueue())
-        let (record, key) = try store.create(name: "a", role: "inference", models: ["digits"])
+    func keys() async throws {
+        let store = try await APIKeyStore(backend: try SQLiteKeyBackend(database: try DatabaseQueue()))
+        let (record, key) = try await store.create(name: "a", role: "inference", models: ["digits"])
         #expect(key.hasPrefix("mlsec_\(record.id)_") && key.utf8.count == 6 + 12 + 1 + 43)
         guard case .success(let found) = store.authenticate(key) else { Issue.record("valid key refused"); return }
         #expect(found.id == record.id)
@@ -115,11 +115,51 @@ struct AuthorizationTests {
         if case .success = store.authenticate(String(tampered)) { Issue.record("tampered key accepted") }
         if case .success = store.authenticate("mlsec_000000000000_" + String(repeating: "A", count: 43)) { Issue.record("unknown key accepted") }
         if case .success = store.authenticate("Bearer nonsense") { Issue.record("malformed key accepted") }
-        try store.revoke(id: record.id)
+        try await store.revoke(id: record.id)
         if case .success = store.authenticate(key) { Issue.record("revoked key accepted") }
-        let (_, expiring) = try store.create(name: "b", role: "inference", models: [], expiresAt: Date().addingTimeInterval(60))
+        let (_, expiring) = try await store.create(name: "b", role: "inference", models: [], expiresAt: Date().addingTimeInterval(60))
         if case .failure = store.authenticate(expiring) { Issue.record("fresh key refused") }
         if case .success = store.authenticate(expiring, now: Date().addingTimeInterval(120)) { Issue.record("expired key accepted") }
+    }
+}
+
+/// A shared key backend whose database can be switched off.
+final class SwitchableKeyBackend: APIKeyBackend {
+    private let state = Mutex<(records: [APIKeyRecord], down: Bool)>(([], false))
+    var isShared: Bool { true }
+    func setDown(_ down: Bool) { state.withLock { $0.down = down } }
+
+    private func check() throws { if state.withLock({ $0.down }) { throw MLSecError.io("the database is down") } }
+    func changes(since version: Int64?) async throws -> (records: [APIKeyRecord], version: Int64) {
+        try check()
+        let records = state.withLock { $0.records }
+        return (Array(records.dropFirst(Int(version ?? 0))), Int64(records.count))
+    }
+    func insert(_ record: APIKeyRecord) async throws {
+        try check()
+        state.withLock { $0.records.append(record) }
+    }
+    func revoke(id: String) async throws -> Bool { try check(); return false }
+    func loadUsage(windows: [String]) async throws -> [QuotaTracker.Counter: QuotaTracker.Usage] { try check(); return [:] }
+    func addUsage(_ deltas: [QuotaTracker.Counter: QuotaTracker.Usage]) async throws { try check() }
+}
+
+@Suite("shared key cache")
+struct SharedKeyCacheTests {
+    @Test("a shared key cache that cannot be refreshed fails closed after its staleness limit, and recovers")
+    func failsClosed() async throws {
+        let backend = SwitchableKeyBackend()
+        let store = try await APIKeyStore(backend: backend, maxStaleness: .milliseconds(300))
+        let (_, key) = try await store.create(name: "a", role: "inference", models: ["digits"])
+        guard case .success = store.authenticate(key) else { Issue.record("fresh key refused"); return }
+        backend.setDown(true)
+        await #expect(throws: MLSecError.self) { try await store.refresh() }
+        try await Task.sleep(for: .milliseconds(400))
+        guard case .failure(let refusal) = store.authenticate(key) else { Issue.record("a stale cache accepted a key"); return }
+        #expect(refusal.reason == .unavailable)
+        backend.setDown(false)
+        try await store.refresh()
+        guard case .success = store.authenticate(key) else { Issue.record("not recovered after a refresh"); return }
     }
 }
 
@@ -287,7 +327,7 @@ struct AuditRecorderTests {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let log = try AuditLog(path: "\(directory)/audit.db")
-        let recorder = AuditRecorder(log: log, durability: mode, maxQueued: 50)
+        let recorder = AuditRecorder(store: SQLiteAuditStore(log: log), durability: mode, maxQueued: 50)
         try await withThrowingTaskGroup(of: Void.self) { group in
             for i in 0..<200 { group.addTask { try await recorder.record(Self.event(i)) } }
             try await group.waitForAll()

@@ -35,27 +35,27 @@ private struct Harness {
 
     /// `model` defaults to a real softmax model; pass a broken one to exercise output validation.
     init(model: LoadedModel? = nil, corsOrigins: Set<String> = [], availability: AvailabilityLimits = AvailabilityLimits(),
-         modelLimit: RateLimit? = nil) async throws {
+         modelLimit: RateLimit? = nil, auditStore: (any AuditStore)? = nil) async throws {
         directory = NSTemporaryDirectory() + "mlsec-router-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let keys = try APIKeyStore(database: try DatabaseQueue())
+        let keys = try await APIKeyStore(backend: try SQLiteKeyBackend(database: try DatabaseQueue()))
         receiptKey = ModelSigningKey.generate(.ed25519)
         let model = try model ?? ValidationTests.softmaxModel()
         var source = ModelSource(name: "digits", version: "1", path: "/nonexistent", signature: "/nonexistent", publicKeys: [])
         source.rateLimit = modelLimit
         var services = GatewayServices(
             models: ModelCatalog(models: ["digits": model], sources: [source]), keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
-            audit: AuditRecorder(log: try AuditLog(path: "\(directory)/audit.db")), receipts: ReceiptSigner(key: receiptKey),
+            audit: AuditRecorder(store: try auditStore ?? SQLiteAuditStore(path: "\(directory)/audit.db")), receipts: ReceiptSigner(key: receiptKey),
             checkpointSigner: try NoteSigner.generate(name: "test/audit"), checkpointOrigin: "test/audit",
             maxBodyBytes: 64 * 1024, maxBatch: 8, availability: availability)
         services.metrics = GatewayMetrics()
         services.corsOrigins = corsOrigins
         self.services = services
-        admin = try keys.create(name: "admin", role: "admin", models: ["*"]).1
-        inference = try keys.create(name: "inference", role: "inference", models: ["digits"]).1
-        limited = try keys.create(name: "limited", role: "inference", models: ["digits"],
+        admin = try await keys.create(name: "admin", role: "admin", models: ["*"]).1
+        inference = try await keys.create(name: "inference", role: "inference", models: ["digits"]).1
+        limited = try await keys.create(name: "limited", role: "inference", models: ["digits"],
                                   rateLimit: RateLimit(requestsPerSecond: 0.01, burst: 2)).1
-        otherTeam = try keys.create(name: "other", role: "inference", models: ["other-*"]).1
+        otherTeam = try await keys.create(name: "other", role: "inference", models: ["other-*"]).1
         responder = Gateway.router(services: services).buildResponder()
     }
 
@@ -77,6 +77,18 @@ private struct Harness {
         let data = Array(repeating: String(value), count: 64 * batch).joined(separator: ",")
         return Array(#"{"inputs":[{"name":"input","shape":[\#(batch),64],"datatype":"FP32","data":[\#(data)]}]}"#.utf8)
     }
+}
+
+/// An audit store whose database is gone.
+private struct FailingAuditStore: AuditStore {
+    var location: String { "nowhere" }
+    func append(_ entries: [[UInt8]]) async throws -> Range<UInt64> { throw MLSecError.io("the database is down") }
+    func currentSize() async throws -> UInt64 { throw MLSecError.io("the database is down") }
+    func root(size: UInt64?) async throws -> (size: UInt64, root: [UInt8]) { throw MLSecError.io("the database is down") }
+    func inclusionProof(index: UInt64, size: UInt64?) async throws -> (size: UInt64, proof: [[UInt8]]) { throw MLSecError.io("down") }
+    func consistencyProof(from: UInt64, to: UInt64) async throws -> [[UInt8]] { throw MLSecError.io("the database is down") }
+    func entry(at index: UInt64) async throws -> [UInt8] { throw MLSecError.io("the database is down") }
+    func verify(progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport { throw MLSecError.io("down") }
 }
 
 @Suite("gateway router, in process")
@@ -136,7 +148,7 @@ struct GatewayRouterTests {
                 "the refused batch charged nothing")
         // Quotas: a key with one request a day (on a gateway without the model limit).
         let h2 = try await Harness()
-        let key2 = try h2.services.keys.create(name: "q", role: "inference", models: ["digits"], quota: QuotaLimits(dailyRequests: 1)).1
+        let key2 = try await h2.services.keys.create(name: "q", role: "inference", models: ["digits"], quota: QuotaLimits(dailyRequests: 1)).1
         #expect(try await h2.request(.post, "/v2/models/digits/infer", key: key2, body: Harness.inferBody()).0 == .ok)
         let (exhausted, quotaHeaders, quotaBody) = try await h2.request(.post, "/v2/models/digits/infer", key: key2, body: Harness.inferBody())
         #expect(exhausted == .tooManyRequests && String(decoding: quotaBody, as: UTF8.self).contains("daily-requests"))
@@ -185,17 +197,26 @@ struct GatewayRouterTests {
         #expect(try await on.request(.get, "/v2/health/live", headers: [origin: "https://evil.example"]).1[allow] == nil)
     }
 
+    @Test("an audit log that cannot be written refuses the answer with 503 and Retry-After (never an unrecorded answer)")
+    func auditUnavailable() async throws {
+        let h = try await Harness(auditStore: FailingAuditStore())
+        let (status, headers, body) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
+        #expect(status == .serviceUnavailable && headers[.retryAfter] == "1", "\(String(decoding: body, as: UTF8.self))")
+        #expect(headers[HTTPField.Name("MLSec-Receipt")!] == nil)
+    }
+
     @Test("audit: decisions are in the log, without the keys")
     func audit() async throws {
         let h = try await Harness()
         _ = try await h.request(.get, "/v2/models/digits")
         _ = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
-        let log = h.services.audit.log
-        #expect(log.size >= 2)
+        let log = h.services.audit.store
+        let size = try await log.currentSize()
+        #expect(size >= 2)
         var text = ""
-        for i in 0..<log.size { text += String(decoding: try log.entry(at: i), as: UTF8.self) }
+        for i in 0..<size { text += String(decoding: try await log.entry(at: i), as: UTF8.self) }
         #expect(text.contains(#""action":"authenticate""#) && text.contains(#""action":"infer""#))
         #expect(!text.contains(h.inference) && !text.contains(h.admin))
-        _ = try log.verify()
+        _ = try await log.verify(progress: nil)
     }
 }

@@ -1,9 +1,13 @@
-// The shared rate-limit state against a real PostgreSQL server (scripts/test.sh starts a private one and sets
-// MLSEC_TEST_POSTGRES_URL): exact bursts, all-or-nothing, two replicas racing, one combined limit, fail closed.
+// The state replicas share, against a real PostgreSQL server (scripts/test.sh starts a private one and sets
+// MLSEC_TEST_POSTGRES_URL): rate limits (exact bursts, all-or-nothing, racing replicas, one combined limit, fail
+// closed), quotas, one audit log appended to by two replicas, API keys and roles seen by every replica.
 
 import Foundation
 import Logging
+import MLSecAudit
+import MLSecCore
 import MLSecGateway
+import PostgresNIO
 import Testing
 
 private let postgresURL = ProcessInfo.processInfo.environment["MLSEC_TEST_POSTGRES_URL"]
@@ -21,7 +25,7 @@ private var quiet: Logger {
        .serialized)
 struct PostgresRateLimiterTests {
     static func limiter() async throws -> PostgresRateLimiter {
-        try await PostgresRateLimiter(database: try PostgresDatabase(url: postgresURL ?? "", logger: quiet))
+        try await PostgresRateLimiter(database: try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet))
     }
 
     static func key(_ name: String) -> String { "\(name)-\(UUID().uuidString)" }
@@ -89,9 +93,9 @@ struct PostgresRateLimiterTests {
 
     @Test("quotas shared by two replicas: each sees the other's usage after its next save, and counts add up")
     func sharedQuotas() async throws {
-        let database = try PostgresDatabase(url: postgresURL ?? "", logger: quiet)
+        let database = try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet)
         let store = try await PostgresQuotaStore(database: database)
-        let other = try await PostgresQuotaStore(database: try PostgresDatabase(url: postgresURL ?? "", logger: quiet))
+        let other = try await PostgresQuotaStore(database: try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet))
         let replicaA = QuotaTracker(store: store)
         let replicaB = QuotaTracker(store: other)
         let key = Self.key("quota")
@@ -118,7 +122,7 @@ struct PostgresRateLimiterTests {
 
     @Test("an unreachable server is an error within the deadline (the gateway then fails closed)")
     func unreachable() async throws {
-        let database = try PostgresDatabase(url: "postgres://mlsec@127.0.0.1:9/postgres?sslmode=disable", timeout: .milliseconds(500),
+        let database = try MLSecGateway.PostgresDatabase(url: "postgres://mlsec@127.0.0.1:9/postgres?sslmode=disable", timeout: .milliseconds(500),
                                             logger: quiet)
         let start = ContinuousClock.now
         await #expect(throws: (any Error).self) { _ = try await PostgresRateLimiter(database: database) }
@@ -128,8 +132,148 @@ struct PostgresRateLimiterTests {
     @Test("TLS is required off loopback; disable is refused there")
     func tlsPolicy() throws {
         #expect(throws: (any Error).self) {
-            _ = try PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: quiet)
+            _ = try MLSecGateway.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: quiet)
         }
-        #expect(throws: (any Error).self) { _ = try PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: quiet) }
+        #expect(throws: (any Error).self) { _ = try MLSecGateway.PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: quiet) }
+    }
+}
+
+/// A database of its own on the test server (the audit log is one per database), dropped by nobody: the
+/// server is private to the test run.
+private func freshDatabase() async throws -> MLSecGateway.PostgresDatabase {
+    let admin = try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet)
+    let name = "mlsec_test_\(UInt64.random(in: 0...UInt64.max))"
+    _ = try await admin.withDeadline { try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
+    guard var parts = URLComponents(string: postgresURL ?? "") else { throw MLSecError.usage("bad MLSEC_TEST_POSTGRES_URL") }
+    parts.path = "/\(name)"
+    return try MLSecGateway.PostgresDatabase(url: parts.string ?? "", logger: quiet)
+}
+
+@Suite("PostgreSQL audit log, keys and roles",
+       .enabled(if: postgresURL != nil || ProcessInfo.processInfo.environment["CI"] != nil, "needs MLSEC_TEST_POSTGRES_URL (scripts/test.sh)"),
+       .serialized)
+struct PostgresSharedStateTests {
+    @Test("two replicas append concurrently to one log: consecutive indexes, every entry once, the same roots and proofs as SQLite")
+    func auditLogFromTwoReplicas() async throws {
+        let database = try await freshDatabase()
+        let replicas = [try await PostgresAuditStore(database: database), try await PostgresAuditStore(database: database)]
+        let ranges = try await withThrowingTaskGroup(of: [Range<UInt64>].self) { group in
+            for r in 0..<2 {
+                group.addTask {
+                    var ranges: [Range<UInt64>] = []
+                    for batch in 0..<20 {
+                        let entries = (0..<(1 + (batch * 7 + r) % 9)).map { Array("replica \(r) batch \(batch) entry \($0)".utf8) }
+                        ranges.append(try await replicas[r].append(entries))
+                    }
+                    return ranges
+                }
+            }
+            return try await group.reduce(into: []) { $0 += $1 }
+        }
+        let size = try await replicas[0].currentSize()
+        #expect(ranges.reduce(0) { $0 + $1.count } == Int(size))
+        #expect(Set(ranges.flatMap { $0.map { $0 } }).count == Int(size), "no index given twice")
+        // The same entries in the same order in SQLite give the same tree.
+        let dir = NSTemporaryDirectory() + "mlsec-pgaudit-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let sqlite = try SQLiteAuditStore(path: "\(dir)/audit.db")
+        var entries: [[UInt8]] = []
+        for i in 0..<size { entries.append(try await replicas[1].entry(at: i)) }
+        _ = try await sqlite.append(entries)
+        #expect(Set(entries.map { String(decoding: $0, as: UTF8.self) }).count == entries.count, "every entry once")
+        for n in [1, 2, 3, 7, 8, 64, size / 2, size] as [UInt64] where n <= size {
+            #expect(try await replicas[0].root(size: n).root == (try await sqlite.root(size: n).root))
+            #expect(try await replicas[1].inclusionProof(index: n - 1, size: size).proof
+                    == (try await sqlite.inclusionProof(index: n - 1, size: size).proof))
+            #expect(try await replicas[0].consistencyProof(from: n, to: size) == (try await sqlite.consistencyProof(from: n, to: size)))
+        }
+        let report = try await replicas[1].verify(progress: nil)
+        let sqliteRoot = try await sqlite.root(size: nil).root
+        #expect(report.size == size && report.root == sqliteRoot)
+        // A checkpoint from one replica, checked against the log the other one grew.
+        let signer = try NoteSigner.generate(name: "test/audit")
+        let checkpoint = try Checkpoint.open(try await replicas[0].checkpoint(origin: "test/audit", signer: signer), verifiers: [signer.verifier])
+        _ = try await replicas[1].append([Array("later".utf8)])
+        #expect(try await replicas[0].verifyConsistency(with: checkpoint) == size + 1)
+        await #expect(throws: MLSecError.self) { _ = try await replicas[0].append([[UInt8](repeating: 0, count: AuditEntryLimits.maxEntryBytes + 1)]) }
+    }
+
+    @Test("tampering with the PostgreSQL log is named: a modified entry, a forged node, a deleted entry")
+    func auditLogTampering() async throws {
+        let database = try await freshDatabase()
+        let log = try await PostgresAuditStore(database: database)
+        _ = try await log.append((0..<40).map { Array("entry \($0)".utf8) })
+        _ = try await log.verify(progress: nil)
+        func expectFailure(_ sql: String, _ fragment: String) async throws {
+            let fresh = try await freshCopy(of: database, sql: sql)
+            do {
+                _ = try await fresh.verify(progress: nil)
+                Issue.record("tampering not detected: \(sql)")
+            } catch let error as MLSecError {
+                #expect(error.message.contains(fragment), "\(error.message)")
+            }
+        }
+        // Each case on its own database, so that the cases do not mask each other.
+        try await expectFailure("UPDATE mlsec_audit_entries SET data = 'entry X'::bytea WHERE idx = 17", "entry 17")
+        try await expectFailure(
+            "UPDATE mlsec_audit_entries SET data = 'entry X'::bytea, leaf_hash = sha256('\\x00'::bytea || 'entry X'::bytea) WHERE idx = 17",
+            "entries 16...17")
+        try await expectFailure("DELETE FROM mlsec_audit_entries WHERE idx = 39", "records 40 entries but holds 39")
+    }
+
+    /// A new database holding the same 40 entries, then `sql` applied to it.
+    private func freshCopy(of database: MLSecGateway.PostgresDatabase, sql: String) async throws -> PostgresAuditStore {
+        let copyDatabase = try await freshDatabase()
+        let copy = try await PostgresAuditStore(database: copyDatabase)
+        _ = try await copy.append((0..<40).map { Array("entry \($0)".utf8) })
+        _ = try await copyDatabase.withDeadline { try await copyDatabase.client.query(PostgresQuery(unsafeSQL: sql)) }
+        return copy
+    }
+
+    @Test("keys: created on one replica, usable on the other after its refresh; revoked there, refused here")
+    func keysAcrossReplicas() async throws {
+        let database = try await freshDatabase()
+        let a = try await APIKeyStore(backend: try await PostgresKeyBackend(database: database))
+        let b = try await APIKeyStore(backend: try await PostgresKeyBackend(database: database))
+        let (record, key) = try await a.create(name: "shared", role: "inference", models: ["digits"],
+                                               rateLimit: RateLimit(requestsPerSecond: 5, burst: 10), quota: QuotaLimits(dailyRequests: 7), maxConcurrent: 3)
+        if case .success = b.authenticate(key) { Issue.record("B knew the key before refreshing") }
+        try await b.refresh()
+        guard case .success(let seen) = b.authenticate(key) else { Issue.record("B refused a key A created"); return }
+        #expect(seen == record, "every attribute survives the database")
+        #expect(try await b.revoke(id: record.id))
+        #expect(try await b.revoke(id: "000000000000") == false)
+        if case .success = a.authenticate(key) {} else { Issue.record("A refused before its refresh (it may lag by a second)") }
+        try await a.refresh()
+        guard case .failure(let refusal) = a.authenticate(key) else { Issue.record("A accepted a key revoked on B"); return }
+        #expect(refusal.reason == .revoked)
+        // Many keys created by both at once: no change is missed by a refresh.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<40 { group.addTask { _ = try await (i % 2 == 0 ? a : b).create(name: "k\(i)", role: "inference", models: []) } }
+            try await group.waitForAll()
+        }
+        try await a.refresh()
+        try await b.refresh()
+        #expect(a.list().count == 41 && b.list().count == 41)
+    }
+
+    @Test("roles: the set one replica publishes is the set every replica loads")
+    func rolesAcrossReplicas() async throws {
+        let database = try await freshDatabase()
+        let a = try await PostgresRoleStore(database: database)
+        let b = try await PostgresRoleStore(database: database)
+        var roles = Role.builtIn
+        roles["reader"] = Role(name: "reader", permissions: [.readMetadata])
+        roles["ops"] = Role(name: "ops", permissions: [.readAudit, .manageKeys])
+        roles["nothing"] = Role(name: "nothing", permissions: [])
+        try await a.publish(roles)
+        let loaded = try await b.load()
+        #expect(loaded == roles.filter { Role.builtIn[$0.key] == nil })
+        let book = RoleBook(Role.builtIn)
+        book.replaceCustom(loaded)
+        #expect(book["ops"]?.permissions == [.readAudit, .manageKeys] && book["admin"] == Role.builtIn["admin"])
+        try await b.publish(Role.builtIn)  // the newest configuration has no custom roles
+        #expect(try await a.load().isEmpty)
     }
 }

@@ -1,6 +1,8 @@
-"""Gateways sharing rate-limit state in a real PostgreSQL server on 127.0.0.1 (a private one this test starts
-with scripts/postgres.sh): two replicas enforce one combined limit, and a PostgreSQL restart under load makes
-the gateway fail closed (503) and recover without a restart."""
+"""Gateways sharing their state in a real PostgreSQL server on 127.0.0.1 (a private one this test starts with
+scripts/postgres.sh): two replicas enforce one combined limit, write one audit log that verifies and holds every
+answered request of both, see each other's keys and revocations, and a PostgreSQL restart under load makes the
+gateway fail closed (503) and recover without a restart."""
+import hashlib
 import json
 import os
 import pathlib
@@ -34,15 +36,20 @@ def postgres(tmp_path_factory):
     subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(directory)], timeout=120)
 
 
-def start_gateway(tmp_path, name, state, database_url):
+def write_config(tmp_path, name, state, database_url):
     config = tmp_path / f"{name}.json"
     config.write_text(json.dumps({
         "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": str(state),
-        "database": {"url": database_url},
+        "database": {"url": database_url}, "audit": {"origin": "mlsec-replicas/audit"},
+        "roles": {"reader": ["read_metadata"]},
         "models": [{"name": "digits", "path": str(state / "models/digits/{version}"),
                     "signature": str(state / "models/digits-{version}.sig"), "public_keys": [str(state / "publisher.pub")],
                     "input_range": [0, 1]}],
     }))
+    return config
+
+
+def start_gateway(tmp_path, name, config):
     log = tmp_path / f"{name}.log"
     proc = subprocess.Popen([mlsec_bin(), "serve", "--config", str(config)], stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
     deadline = time.time() + 60
@@ -54,6 +61,18 @@ def start_gateway(tmp_path, name, state, database_url):
             return proc, line.split()[-1]
     proc.kill()
     pytest.fail(f"{name} did not start:\n" + log.read_text()[-3000:])
+
+
+def call(url, method, path, key, body=None):
+    req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(), method=method,
+                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            return r.status, dict(r.headers), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        return e.code, dict(e.headers), json.loads(raw) if raw else None
 
 
 def infer(url, key):
@@ -81,8 +100,8 @@ def stop(proc):
 
 @pytest.fixture(scope="module")
 def replicas(postgres, tmp_path_factory):
-    """Two replicas with the same model and the same API keys (one keys database copied to both state
-    directories) and one PostgreSQL for their rate-limit state."""
+    """Two replicas with the same model, receipt and checkpoint keys (the demo's state directory copied to
+    both) and one PostgreSQL for everything else: API keys, roles, rate limits, quotas and the audit log."""
     tmp = tmp_path_factory.mktemp("replicas")
     demo = tmp / "demo"
     proc = subprocess.Popen([mlsec_bin(), "serve", "--demo", "--state-dir", str(demo), "--port", "0"],
@@ -91,16 +110,20 @@ def replicas(postgres, tmp_path_factory):
         if line.startswith("mlsec gateway listening on"):
             break
     stop(proc)
-    key = json.loads(mlsec("apikey", "create", "--state-dir", demo, "--name", "shared", "--role", "inference",
-                           "--models", "digits", "--requests-per-second", "20", "--burst", "20", "--max-concurrent", "64",
-                           check=0).stdout)["key"]
-    states = []
+    configs = []
     for name in ["r1", "r2"]:
         state = tmp / name
-        shutil.copytree(demo, state, ignore=shutil.ignore_patterns("audit.db*"))
-        states.append(state)
-    gateways = [start_gateway(tmp, name, state, postgres["url"]) for name, state in zip(["r1", "r2"], states)]
-    yield {"urls": [url for _, url in gateways], "procs": [p for p, _ in gateways], "key": key, "tmp": tmp}
+        shutil.copytree(demo, state, ignore=shutil.ignore_patterns("audit.db*", "gateway.db*", "demo-credentials.json"))
+        configs.append(write_config(tmp, name, state, postgres["url"]))
+    # Keys are created where the configuration keeps them: in PostgreSQL, for both replicas.
+    key = json.loads(mlsec("apikey", "create", "--config", configs[0], "--name", "shared", "--role", "inference",
+                           "--models", "digits", "--requests-per-second", "20", "--burst", "20", "--max-concurrent", "64",
+                           check=0).stdout)["key"]
+    admin = json.loads(mlsec("apikey", "create", "--config", configs[1], "--name", "ops", "--role", "admin", "--models", "*",
+                             check=0).stdout)["key"]
+    gateways = [start_gateway(tmp, name, config) for name, config in zip(["r1", "r2"], configs)]
+    yield {"urls": [url for _, url in gateways], "procs": [p for p, _ in gateways], "key": key, "admin": admin, "tmp": tmp,
+           "vkey": (demo / "audit-note.vkey").read_text().strip()}
     for p, _ in gateways:
         stop(p)
 
@@ -131,9 +154,77 @@ def test_two_replicas_enforce_one_combined_limit(replicas):
     assert abs(admitted - expected) / expected < 0.05, (admitted, expected, len(results))
 
 
+def test_one_audit_log_for_both_replicas(replicas, postgres, tmp_path):
+    """Answers from both replicas land in one Merkle log: each replica's checkpoint is of the same log (the later
+    one is consistent with the earlier), the log verifies from PostgreSQL, and every answered request's receipt
+    is in it exactly once."""
+    key, admin = replicas["key"], replicas["admin"]
+    time.sleep(1.5)  # let the shared bucket refill after the previous test
+    digests = []
+    for i in range(16):
+        url = replicas["urls"][i % 2]
+        req = urllib.request.Request(url + "/v2/models/digits/infer", data=BODY, method="POST",
+                                     headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            r.read()
+            digests.append("sha256:" + hashlib.sha256(r.headers["MLSec-Receipt"].encode()).hexdigest())
+    status, _, first = call(replicas["urls"][0], "GET", "/admin/audit/checkpoint", admin)
+    assert status == 200, first
+    assert call(replicas["urls"][1], "GET", "/v2/models/digits", key)[0] == 200
+    status, _, second = call(replicas["urls"][1], "GET", "/admin/audit/checkpoint", admin)
+    assert status == 200 and second["size"] > first["size"]
+    checkpoint = tmp_path / "cp.txt"
+    checkpoint.write_text(first["note"])
+    out = json.loads(mlsec("audit", "verify-checkpoint", "--checkpoint", checkpoint, "--verifier-key", replicas["vkey"],
+                           "--database", postgres["url"], check=0).stdout)
+    assert out["consistent"] and out["log_size"] >= second["size"]
+    status, _, proof = call(replicas["urls"][1], "GET", f"/admin/audit/proof?index=0&size={second['size']}", admin)
+    assert status == 200 and proof["root"] == second["root"]
+    report = json.loads(mlsec("audit", "verify", "--database", postgres["url"], check=0).stdout)
+    assert report["verified"] and report["size"] >= second["size"]
+    # Every receipt of the 16 answers, from either replica, is recorded once (read straight from the table with psql).
+    rows = psql(postgres, "SELECT convert_from(data, 'UTF8') FROM mlsec_audit_entries ORDER BY idx")
+    events = [json.loads(row) for row in rows]
+    assert len(events) == report["size"]
+    recorded = [e.get("receipt_digest") for e in events if e.get("action") == "infer" and e.get("decision") == "allow"]
+    for digest in digests:
+        assert recorded.count(digest) == 1, digest
+
+
+def psql(postgres, sql):
+    """Rows of one query, by Debian's psql client (installed with the server)."""
+    bindir = sorted(pathlib.Path("/usr/lib/postgresql").glob("*/bin"))[-1]
+    out = subprocess.run([str(bindir / "psql"), postgres["url"].replace("?sslmode=disable", ""), "-At", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         capture_output=True, text=True, timeout=60, env={**os.environ, "PGSSLMODE": "disable"})
+    assert out.returncode == 0, out.stderr
+    return [line for line in out.stdout.splitlines() if line]
+
+
+def test_keys_and_revocations_reach_every_replica(replicas):
+    """A key created through one replica's admin API works on the other within about a second; revoked through
+    the other, it is refused by the first within about a second."""
+    r1, r2 = replicas["urls"]
+    status, _, created = call(r1, "POST", "/admin/keys", replicas["admin"], {"name": "roaming", "role": "reader", "models": ["digits"]})
+    assert status == 201, created
+    deadline = time.time() + 5
+    while time.time() < deadline and call(r2, "GET", "/v2/models/digits", created["key"])[0] != 200:
+        time.sleep(0.1)
+    assert call(r2, "GET", "/v2/models/digits", created["key"])[0] == 200
+    # The custom role (from the configuration, published in PostgreSQL) gives metadata but not inference.
+    assert call(r2, "POST", "/v2/models/digits/infer", created["key"], json.loads(BODY))[0] == 403
+    assert call(r2, "DELETE", f"/admin/keys/{created['id']}", replicas["admin"])[0] == 204
+    assert call(r2, "GET", "/v2/models/digits", created["key"])[0] == 401
+    deadline = time.time() + 5
+    while time.time() < deadline and call(r1, "GET", "/v2/models/digits", created["key"])[0] != 401:
+        time.sleep(0.1)
+    assert call(r1, "GET", "/v2/models/digits", created["key"])[0] == 401
+
+
 def test_postgres_restart_fails_closed_and_recovers(replicas, postgres):
-    """Under load, PostgreSQL goes down: inference is refused with 503 (no limit can be enforced, so nothing is
-    admitted unchecked), health still answers; once it is back the same gateway process serves again."""
+    """Under load, PostgreSQL goes down: inference is refused with 503 (no limit can be enforced and no audit
+    entry written, so nothing is admitted unchecked), health still answers, and once the key cache is older than
+    5 s every key is refused with 503 too (a revocation could be missing); once it is back the same gateway
+    process serves again, and the audit log still verifies."""
     url, key = replicas["urls"][0], replicas["key"]
     pg = [str(ROOT / "scripts" / "postgres.sh")]
     time.sleep(1.5)  # let the bucket refill after the previous test
@@ -156,6 +247,9 @@ def test_postgres_restart_fails_closed_and_recovers(replicas, postgres):
         assert down == [503] * 10, down
         with urllib.request.urlopen(url + "/v2/health/live", timeout=10) as r:
             assert r.status == 200
+        time.sleep(5.5)
+        status, headers, body = call(url, "GET", "/v2/models/digits", key)
+        assert status == 503 and headers.get("Retry-After") == "1", (status, body)
         subprocess.run(pg + ["up", str(postgres["dir"])], timeout=120, check=True)
         deadline = time.time() + 30
         while time.time() < deadline and infer(url, key) not in (200, 429):
@@ -166,3 +260,8 @@ def test_postgres_restart_fails_closed_and_recovers(replicas, postgres):
         t.join()
     assert set(statuses) <= {200, 429, 503}, set(statuses)
     assert replicas["procs"][0].poll() is None
+    deadline = time.time() + 10
+    while time.time() < deadline and call(url, "GET", "/v2/models/digits", key)[0] != 200:
+        time.sleep(0.3)
+    assert call(url, "GET", "/v2/models/digits", key)[0] == 200
+    assert json.loads(mlsec("audit", "verify", "--database", postgres["url"], check=0).stdout)["verified"]

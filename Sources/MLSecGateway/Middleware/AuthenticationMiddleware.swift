@@ -15,7 +15,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     typealias Context = GatewayContext
     let keys: APIKeyStore
     let jwt: JWTAuthenticator?
-    let roles: [String: Role]
+    let roles: RoleBook
     let audit: AuditRecorder?
     /// Mutual TLS: client certificate subject common names mapped to principals.
     let clientCertificates: [String: ClientCertificateMapping]
@@ -53,6 +53,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
         }
         switch keys.authenticate(token) {
+        case .failure(let refusal) where refusal.reason == .unavailable:
+            // Fail closed: without a fresh view of revocations no key is accepted, and the caller may retry.
+            throw await refuse(request, context, reason: "api key check unavailable: \(refusal.detail)", error: .unavailable("the key store is unavailable; retry later"))
         case .failure(let refusal):
             throw await refuse(request, context, reason: "api key \(refusal.reason.rawValue)")
         case .success(let record):
@@ -77,8 +80,9 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return nil
     }
 
-    private func refuse(_ request: Request, _ context: Context, reason: String) async -> GatewayError {
-        var error = GatewayError.unauthenticated
+    private func refuse(_ request: Request, _ context: Context, reason: String,
+                        error: GatewayError = .unauthenticated) async -> GatewayError {
+        var error = error
         if let audit {
             try? await audit.record(AuditEvent(
                 actor: "anonymous", action: "authenticate", resource: String(request.uri.path.prefix(200)), decision: .deny,

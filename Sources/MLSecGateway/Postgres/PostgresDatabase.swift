@@ -13,6 +13,8 @@ import PostgresNIO
 public final class PostgresDatabase: Sendable {
     public let client: PostgresClient
     public let timeout: Duration
+    /// The server and database, without user or password, for messages.
+    public let location: String
     let logger: Logger
     private let runner: Task<Void, Never>
 
@@ -29,6 +31,7 @@ public final class PostgresDatabase: Sendable {
                 .trimmingCharacters(in: .whitespacesAndNewlines)
         }
         let database = parts.path.hasPrefix("/") ? String(parts.path.dropFirst()) : parts.path
+        let databaseName = database.isEmpty ? user : database
         let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? "require"
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(host)
         let tls: PostgresClient.Configuration.TLS
@@ -47,19 +50,36 @@ public final class PostgresDatabase: Sendable {
         }
         var configuration = PostgresClient.Configuration(
             host: host, port: parts.port ?? 5432, username: user, password: password,
-            database: database.isEmpty ? user : database, tls: tls)
+            database: databaseName, tls: tls)
         configuration.options.connectTimeout = .seconds(2)
         configuration.options.maximumConnections = 16
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         self.client = client
         self.timeout = timeout
+        location = "postgres://\(host):\(parts.port ?? 5432)/\(databaseName)"
         self.logger = logger
         runner = Task { await client.run() }
     }
 
     deinit { runner.cancel() }
 
+    /// Runs schema statements (each idempotent) in one transaction under an advisory lock, so that replicas
+    /// starting together do not race on `CREATE ... IF NOT EXISTS`.
+    public func migrate(_ statements: [PostgresQuery]) async throws {
+        let logger = self.logger
+        try await withDeadline {
+            try await self.client.withTransaction(logger: logger) { connection in
+                try await connection.query("SELECT pg_advisory_xact_lock(\(Self.schemaLock))", logger: logger)
+                for statement in statements { try await connection.query(statement, logger: logger) }
+            }
+        }
+    }
+
+    /// The advisory lock that serializes schema changes (an arbitrary constant, "mlsec-sch").
+    static let schemaLock: Int64 = 0x6d6c_7365_632d_7363
+
     /// Runs `body` with the deadline; a server that does not answer in time is an error (`MLSecError.io`).
+    @discardableResult
     public func withDeadline<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) async throws -> T {
         let timeout = self.timeout
         return try await withThrowingTaskGroup(of: T?.self) { group in

@@ -10,14 +10,11 @@ public final class PostgresQuotaStore: QuotaUsageStore {
 
     public init(database: PostgresDatabase) async throws {
         self.database = database
-        let client = database.client
-        try await database.withDeadline {
-            try await client.query("""
-                CREATE TABLE IF NOT EXISTS mlsec_quota_usage (
-                    key_id TEXT NOT NULL, window_id TEXT NOT NULL, requests BIGINT NOT NULL, elements BIGINT NOT NULL,
-                    PRIMARY KEY (key_id, window_id))
-                """)
-        }
+        try await database.migrate(["""
+            CREATE TABLE IF NOT EXISTS mlsec_quota_usage (
+                key_id TEXT NOT NULL, window_id TEXT NOT NULL, requests BIGINT NOT NULL, elements BIGINT NOT NULL,
+                PRIMARY KEY (key_id, window_id))
+            """])
     }
 
     public func loadUsage(windows: [String]) async throws -> [QuotaTracker.Counter: QuotaTracker.Usage] {

@@ -8,7 +8,8 @@ import PostgresNIO
 /// GCRA with the theoretical arrival times in a PostgreSQL table. One call of the `mlsec_gcra` function per
 /// decision (one round trip): it locks the request's keys in a fixed order, checks every limit against the
 /// server's clock (one clock for all replicas, so their skew does not matter), and advances the TATs only if
-/// all admit. Replicas sharing the database therefore enforce one combined limit exactly; no local allowance.
+/// all admit. Replicas sharing the database therefore enforce one combined limit exactly (``LeasedRateLimiter``
+/// adds a bounded local allowance for busy keys on top).
 /// Idle keys (TAT in the past) are deleted now and then, so the table follows the active keys.
 public final class PostgresRateLimiter: RateLimitBackend {
     let database: PostgresDatabase
@@ -62,9 +63,7 @@ public final class PostgresRateLimiter: RateLimitBackend {
     /// Creates the table and the function (idempotent).
     public init(database: PostgresDatabase) async throws {
         self.database = database
-        for statement in Self.schema {
-            try await database.withDeadline { try await database.client.query(statement) }
-        }
+        try await database.migrate(Self.schema)
     }
 
     public func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision] {
