@@ -1,11 +1,16 @@
 """Shared fixtures for the interop tests: the mlsec binary, a deterministic model, keys and a small PKI."""
 import datetime
 import hashlib
+import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import sys
+import time
+import urllib.error
+import urllib.request
 
 import pytest
 from cryptography import x509
@@ -35,6 +40,45 @@ def run(args, cwd=None, check=None):
 
 def mlsec(*args, cwd=None, check=None):
     return run([mlsec_bin(), *map(str, args)], cwd=cwd, check=check)
+
+
+def serve(args, log, banner="mlsec gateway listening on ", timeout=90):
+    """Starts `mlsec serve ARGS` (stderr to `log`) and returns (process, url) once it listens."""
+    proc = subprocess.Popen([mlsec_bin(), "serve", *map(str, args)], stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith(banner):
+            return proc, line.split()[-1]
+    proc.kill()
+    pytest.fail(f"{args} did not start:\n" + open(log).read()[-3000:])
+
+
+def http_call(url, method, path, body=None, key=None, timeout=10):
+    """One request with an optional JSON body and bearer key: (status, headers, parsed JSON body or None)."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url + path, data=data, method=method)
+    if key:
+        req.add_header("Authorization", f"Bearer {key}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as r:
+            return r.status, dict(r.headers), json.loads(r.read() or b"null")
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), json.loads(e.read() or b"null")
+
+
+def demo_state(tmp_path):
+    """A demo state directory (model v1 signed, receipt and checkpoint keys, API keys), made by one short
+    `serve --demo` run."""
+    state = tmp_path / "state"
+    proc, _ = serve(["--demo", "--state-dir", state, "--port", "0"], tmp_path / "demo.log", banner="mlsec gateway listening on")
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    return state
 
 
 def model_signing_cli(*args, cwd=None, check=None):

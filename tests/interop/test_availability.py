@@ -9,12 +9,10 @@ import signal
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 
 import pytest
 
-from conftest import mlsec, mlsec_bin
+from conftest import demo_state, http_call, mlsec, serve
 
 WRK_COUNTER = """
 local threads = {}
@@ -34,19 +32,6 @@ end
 """
 
 
-def demo_state(tmp_path):
-    """A demo state directory (model v1 signed, keys), made by one short `serve --demo` run."""
-    state = tmp_path / "state"
-    proc = subprocess.Popen([mlsec_bin(), "serve", "--demo", "--state-dir", str(state), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(tmp_path / "demo.log", "w"), text=True)
-    for line in proc.stdout:
-        if line.startswith("mlsec gateway listening on"):
-            break
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
-    return state
-
-
 def write_config(path, state, version="1", limits=None, durability="batch"):
     path.write_text(json.dumps({
         "listen": {"host": "127.0.0.1", "port": 0},
@@ -62,33 +47,10 @@ def write_config(path, state, version="1", limits=None, durability="batch"):
 class Gateway:
     def __init__(self, config, log_path):
         self.log_path = log_path
-        self.proc = subprocess.Popen([mlsec_bin(), "serve", "--config", str(config), "--shutdown-grace", "10"],
-                                     stdout=subprocess.PIPE, stderr=open(log_path, "w"), text=True)
-        self.url = None
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            if line.startswith("mlsec gateway listening on "):
-                self.url = line.split()[-1]
-                break
-        if self.url is None:
-            self.proc.kill()
-            pytest.fail("the gateway did not start:\n" + log_path.read_text())
+        self.proc, self.url = serve(["--config", config, "--shutdown-grace", "10"], log_path)
 
     def call(self, method, path, body=None, key=None, timeout=10):
-        data = None if body is None else json.dumps(body).encode()
-        req = urllib.request.Request(self.url + path, data=data, method=method)
-        if key:
-            req.add_header("Authorization", f"Bearer {key}")
-        if data is not None:
-            req.add_header("Content-Type", "application/json")
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as r:
-                return r.status, dict(r.headers), json.loads(r.read() or b"null")
-        except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), json.loads(e.read() or b"null")
+        return http_call(self.url, method, path, body, key, timeout)
 
     def rss_kib(self):
         for line in pathlib.Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():

@@ -16,7 +16,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, mlsec, mlsec_bin
+from conftest import ROOT, demo_state, http_call, mlsec, serve
 
 BODY = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.5] * 64}]}).encode()
 
@@ -49,30 +49,8 @@ def write_config(tmp_path, name, state, database_url):
     return config
 
 
-def start_gateway(tmp_path, name, config):
-    log = tmp_path / f"{name}.log"
-    proc = subprocess.Popen([mlsec_bin(), "serve", "--config", str(config)], stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith("mlsec gateway listening on "):
-            return proc, line.split()[-1]
-    proc.kill()
-    pytest.fail(f"{name} did not start:\n" + log.read_text()[-3000:])
-
-
 def call(url, method, path, key, body=None):
-    req = urllib.request.Request(url + path, data=None if body is None else json.dumps(body).encode(), method=method,
-                                 headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            raw = r.read()
-            return r.status, dict(r.headers), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        return e.code, dict(e.headers), json.loads(raw) if raw else None
+    return http_call(url, method, path, body, key)
 
 
 def infer(url, key):
@@ -103,13 +81,7 @@ def replicas(postgres, tmp_path_factory):
     """Two replicas with the same model, receipt and checkpoint keys (the demo's state directory copied to
     both) and one PostgreSQL for everything else: API keys, roles, rate limits, quotas and the audit log."""
     tmp = tmp_path_factory.mktemp("replicas")
-    demo = tmp / "demo"
-    proc = subprocess.Popen([mlsec_bin(), "serve", "--demo", "--state-dir", str(demo), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=open(tmp / "demo.log", "w"), text=True)
-    for line in proc.stdout:
-        if line.startswith("mlsec gateway listening on"):
-            break
-    stop(proc)
+    demo = demo_state(tmp)
     configs = []
     for name in ["r1", "r2"]:
         state = tmp / name
@@ -121,7 +93,7 @@ def replicas(postgres, tmp_path_factory):
                            check=0).stdout)["key"]
     admin = json.loads(mlsec("apikey", "create", "--config", configs[1], "--name", "ops", "--role", "admin", "--models", "*",
                              check=0).stdout)["key"]
-    gateways = [start_gateway(tmp, name, config) for name, config in zip(["r1", "r2"], configs)]
+    gateways = [serve(["--config", config], tmp / f"{name}.log") for name, config in zip(["r1", "r2"], configs)]
     yield {"urls": [url for _, url in gateways], "procs": [p for p, _ in gateways], "key": key, "admin": admin, "tmp": tmp,
            "vkey": (demo / "audit-note.vkey").read_text().strip()}
     for p, _ in gateways:

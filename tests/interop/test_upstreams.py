@@ -8,41 +8,13 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
 import urllib.request
 
 import pytest
 
-from conftest import mlsec, mlsec_bin
+from conftest import http_call as call, mlsec, serve as start
 
 BODY = {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.25] * 64}]}
-
-
-def start(args, log, banner="mlsec gateway listening on "):
-    proc = subprocess.Popen([mlsec_bin(), "serve", *map(str, args)], stdout=subprocess.PIPE, stderr=open(log, "w"), text=True)
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(banner):
-            return proc, line.split()[-1]
-    proc.kill()
-    pytest.fail(f"{args} did not start:\n" + open(log).read()[-3000:])
-
-
-def call(url, method, path, body=None, key=None, timeout=10):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url + path, data=data, method=method)
-    if key:
-        req.add_header("Authorization", f"Bearer {key}")
-    if data is not None:
-        req.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(req, timeout=timeout) as r:
-            return r.status, dict(r.headers), json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers), json.loads(e.read() or b"null")
 
 
 def stop(proc):
