@@ -5,7 +5,8 @@ Starts nginx (a static 200), `mlsec serve --demo` (API key, RBAC, a per-key rate
 inference, output validation, a signed receipt and a durable audit entry per request) and the yardstick
 `mlsec-gateway-baseline` (bare Hummingbird, Codable V2 JSON, the same model, no controls), then runs wrk
 against: nginx; the baseline; MLSec's JSON infer endpoint with a 1x64 FP32 input; the same with the binary
-tensor extension; and MLSec's unauthenticated health endpoint. Targets are interleaved in each round and the
+tensor extension; a batch of 16 (16x64) with JSON and with binary tensors; and MLSec's unauthenticated health
+endpoint. Targets are interleaved in each round and the
 medians of the rounds are printed with p50/p99 latency and the ratios to nginx and to the baseline. Same
 method as ../shared/references/inference-gateway.md: wrk -t1 -c32, nginx with 2 workers.
 Needs `wrk` and `nginx` (apt-get install wrk nginx-light) and a release build of both executables.
@@ -114,6 +115,25 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
                 'wrk.headers["Content-Type"] = "application/octet-stream"\n'
                 f'wrk.headers["Inference-Header-Content-Length"] = "{len(header)}"\n'
                 f'wrk.headers["Authorization"] = "Bearer {k}"\n')
+        # A batch of 16 (1,024 input values): where the tensor encoding, not the fixed per-request cost, matters.
+        values16 = [((i * 7) % 17) / 16 for i in range(16 * 64)]
+        body16 = json.dumps({"inputs": [{"name": "input", "shape": [16, 64], "datatype": "FP32", "data": values16}]})
+        (work / "json16-batch.lua").write_text(
+            'wrk.method = "POST"\n'
+            f'wrk.body = {json.dumps(body16)}\n'
+            'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = "Bearer {batch_key}"\n')
+        header16 = json.dumps({"inputs": [{"name": "input", "shape": [16, 64], "datatype": "FP32",
+                                           "parameters": {"binary_data_size": 4096}}],
+                               "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
+        blob16 = header16 + struct.pack(f"<{len(values16)}f", *values16)
+        lua_bytes16 = "".join(f"\\{b}" for b in blob16)
+        (work / "binary16-batch.lua").write_text(
+            'wrk.method = "POST"\n'
+            f'wrk.body = "{lua_bytes16}"\n'
+            'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+            f'wrk.headers["Inference-Header-Content-Length"] = "{len(header16)}"\n'
+            f'wrk.headers["Authorization"] = "Bearer {batch_key}"\n')
         bport = free_port()
         baseline = subprocess.Popen([args.baseline, str(work / "state" / "models" / "digits" / "1"), str(bport)],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -131,6 +151,8 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
             ("mlsec infer binary", url + "/v2/models/digits/infer", str(work / "binary.lua")),
             ("mlsec infer JSON, batch audit", batch_url + "/v2/models/digits/infer", str(work / "json-batch.lua")),
             ("mlsec infer binary, batch audit", batch_url + "/v2/models/digits/infer", str(work / "binary-batch.lua")),
+            ("mlsec 16x64 JSON, batch audit", batch_url + "/v2/models/digits/infer", str(work / "json16-batch.lua")),
+            ("mlsec 16x64 binary, batch audit", batch_url + "/v2/models/digits/infer", str(work / "binary16-batch.lua")),
             ("mlsec health (no auth)", url + "/v2/health/live", None),
         ]
         rounds = [[wrk(u, args.seconds, args.connections, args.threads, s) for _, u, s in runs] for _ in range(args.rounds)]

@@ -10,7 +10,7 @@ state; one with `database` set; then two replicas with `database` set, each unde
 (their sum). All gateways use batch audit durability so that the state, not the fsync wait, is what differs.
 Targets interleave over --rounds rounds; medians are printed. Needs wrk and a release build.
 
-Usage: replicas.py [--seconds 8] [--rounds 3]
+Usage: replicas.py [--seconds 8] [--rounds 3] [--keep]
 """
 import argparse
 import json
@@ -65,6 +65,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--keep", action="store_true", help="keep the gateways' state and logs (the folder is printed)")
     args = ap.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-replicas-"))
     pg_dir = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-pg-"))
@@ -130,7 +131,10 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(pg_dir)])
-        shutil.rmtree(work, ignore_errors=True)
+        if args.keep:
+            print(f"state and logs kept in {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

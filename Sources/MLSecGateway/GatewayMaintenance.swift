@@ -31,6 +31,7 @@ public struct GatewayMaintenance: Service {
                     var refreshFailing = false
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
+                        if Task.isCancelled { break }
                         await saveQuotas()
                         await refreshSharedState(failing: &refreshFailing)
                         ticks += 1
@@ -67,6 +68,7 @@ public struct GatewayMaintenance: Service {
             if failing { logger.notice("the key and role stores are reachable again") }
             failing = false
         } catch {
+            if Task.isCancelled { return }  // shutting down: the query was cut short, not failed
             defer { failing = true }
             if !failing {
                 logger.error("cannot refresh API keys and roles; keys are refused once the cache is too old",
