@@ -10,8 +10,13 @@ state; one with `database` set; then two replicas with `database` set, each unde
 (their sum). All gateways use batch audit durability so that the state, not the fsync wait, is what differs.
 Targets interleave over --rounds rounds; medians are printed. Needs wrk and a release build.
 
-Usage: replicas.py [--seconds 8] [--rounds 3] [--keep]
+With --cpu-quota Q (root, cgroup v1 or v2), each gateway runs in a cgroup of its own limited to Q CPUs, so that
+the gateways, not the shared machine, are the bottleneck: that shows whether the shared state lets throughput
+grow with the replicas (two replicas with Q each against one), which two unconstrained replicas on 2 cores cannot.
+
+Usage: replicas.py [--seconds 8] [--rounds 3] [--keep] [--cpu-quota 0.35]
 """
+import os
 import argparse
 import json
 import pathlib
@@ -24,6 +29,21 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 MLSEC = str(ROOT / ".build" / "release" / "mlsec")
+
+
+def cpu_limit(name, pid, quota):
+    """Moves `pid` (all its threads) into a cgroup of its own limited to `quota` CPUs; returns the cgroup's path."""
+    v2 = pathlib.Path("/sys/fs/cgroup/cgroup.controllers").exists()
+    group = pathlib.Path("/sys/fs/cgroup" if v2 else "/sys/fs/cgroup/cpu") / f"mlsec-bench-{name}-{os.getpid()}"
+    group.mkdir()
+    period = 100_000
+    if v2:
+        (group / "cpu.max").write_text(f"{int(quota * period)} {period}")
+    else:
+        (group / "cpu.cfs_period_us").write_text(str(period))
+        (group / "cpu.cfs_quota_us").write_text(str(int(quota * period)))
+    (group / "cgroup.procs").write_text(str(pid))
+    return group
 
 
 def serve(config, log):
@@ -66,11 +86,13 @@ def main():
     ap.add_argument("--seconds", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--keep", action="store_true", help="keep the gateways' state and logs (the folder is printed)")
+    ap.add_argument("--cpu-quota", type=float, help="limit each gateway to this many CPUs (a cgroup each; needs root)")
     args = ap.parse_args()
     work = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-replicas-"))
     pg_dir = pathlib.Path(tempfile.mkdtemp(prefix="mlsec-pg-"))
     pg_dir.rmdir()
     procs = []
+    groups = []
     try:
         out = subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "start", str(pg_dir)], capture_output=True, text=True, check=True)
         database = next(l.split("=", 1)[1] for l in out.stdout.splitlines() if "MLSEC_TEST_POSTGRES_URL" in l)
@@ -105,6 +127,8 @@ def main():
             proc, url = serve(config, work / f"{name}.log")
             procs.append(proc)
             gateways[name] = url
+            if args.cpu_quota:
+                groups.append(cpu_limit(name, proc.pid, args.cpu_quota))
         time.sleep(1)
         rows = {"embedded (in-process limiter, SQLite)": [], "PostgreSQL state, one replica": [],
                 "PostgreSQL state, two replicas (sum)": []}
@@ -115,8 +139,9 @@ def main():
             a, b = [result(p) for p in both]
             rows["PostgreSQL state, two replicas (sum)"].append((a[0] + b[0], f"{a[1]}/{b[1]}", a[2] + b[2]))
         base = sorted(r[0] for r in rows["embedded (in-process limiter, SQLite)"])[args.rounds // 2]
-        print(f"wrk -t1 on 127.0.0.1, -c32 per target (-c16 per replica), {args.seconds}s, median of {args.rounds} rounds, 2 cores "
-              "shared by wrk, PostgreSQL and the gateways; batch audit durability everywhere")
+        limited = f"each gateway limited to {args.cpu_quota} CPUs" if args.cpu_quota else "no CPU limit"
+        print(f"wrk -t1 on 127.0.0.1, -c32 per target (-c16 per replica), {args.seconds}s, median of {args.rounds} rounds, "
+              f"{os.cpu_count()} cores shared by wrk, PostgreSQL and the gateways ({limited}); batch audit durability everywhere")
         print(f"{'state':40} {'req/s':>9} {'p99':>14} {'non-2xx':>8} {'of embedded':>12}  runs")
         for name, runs in rows.items():
             ordered = sorted(runs, key=lambda r: r[0])
@@ -131,6 +156,11 @@ def main():
             except subprocess.TimeoutExpired:
                 p.kill()
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(pg_dir)])
+        for group in groups:
+            try:
+                group.rmdir()
+            except OSError:
+                pass
         if args.keep:
             print(f"state and logs kept in {work}")
         else:

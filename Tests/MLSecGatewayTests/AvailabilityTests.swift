@@ -247,14 +247,45 @@ struct LeasedRateLimiterTests {
     }
 }
 
+@Suite("leased allowances: one refill in flight")
+struct LeasedRefillTests {
+    @Test("concurrent requests on a busy key share one refill instead of a round trip each, and never over-admit")
+    func sharedRefill() async throws {
+        let clock = ManualClock()
+        let shared = CountingBackend(RateLimiter(clock: clock.read), delay: .milliseconds(20))
+        let leased = LeasedRateLimiter(shared: shared, lease: .seconds(10), clock: clock.read)
+        // chunk = min(256, 4000 / 8, 10000 x 0.01) = 100 units a refill
+        let busy = RateLimiter.Item(key: "busy", limit: RateLimit(requestsPerSecond: 10_000, burst: 4000))
+        let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<64 { group.addTask { try await leased.decide([busy])[0].allowed } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(admitted == 64)
+        #expect(shared.calls <= 4, "\(shared.calls) round trips for 64 concurrent requests")
+        // Spent to the last unit, concurrently: exactly the burst is admitted, whoever waited for whom.
+        let key = RateLimiter.Item(key: "tight", limit: RateLimit(requestsPerSecond: 10_000, burst: 800))
+        let tight = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for _ in 0..<1000 { group.addTask { try await leased.decide([key])[0].allowed } }
+            return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+        }
+        #expect(tight <= 800 && tight >= 700, "\(tight) admitted of a burst of 800 (unused reservations are the safe side)")
+    }
+}
+
 /// Counts round trips to the wrapped backend.
 final class CountingBackend: RateLimitBackend {
     let inner: RateLimiter
+    let delay: Duration
     private let count = Mutex(0)
-    init(_ inner: RateLimiter) { self.inner = inner }
+    /// - Parameter delay: how long each round trip takes (as a database's would).
+    init(_ inner: RateLimiter, delay: Duration = .zero) {
+        self.inner = inner
+        self.delay = delay
+    }
     var calls: Int { count.withLock { $0 } }
     func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision] {
         count.withLock { $0 += 1 }
+        if delay > .zero { try await Task.sleep(for: delay) }
         return inner.check(items)
     }
 }

@@ -11,6 +11,10 @@ import Synchronization
 /// until its lease ends (under-admission of at most replicas x 4 chunks per lease). Keys below 100/s are decided
 /// in the database on every request, exactly. A key refused by the database stays refused locally until its
 /// retry time (as Envoy's over-limit cache), so a client hammering a spent limit costs no round trips.
+/// One refill per set of keys is in flight at a time: requests that find the allowance spent while a refill
+/// is under way wait for it and take their units from what it reserved (after a few such waits, a request
+/// makes an exact round trip of its own), instead of each queueing a round trip on the same rows: a convoy
+/// that grows with the concurrency and strands reserved units.
 public final class LeasedRateLimiter: RateLimitBackend {
     let shared: any RateLimitBackend
     let lease: Double
@@ -22,6 +26,8 @@ public final class LeasedRateLimiter: RateLimitBackend {
     private let allowances = Mutex<[String: Allowance]>([:])
     /// Keys refused by the shared state, until when (their retry time).
     private let blocked = Mutex<[String: Double]>([:])
+    /// Refills under way, by their items' keys, with the requests waiting for each.
+    private let refills = Mutex<[String: [CheckedContinuation<Bool, Never>]]>([:])
 
     public init(shared: any RateLimitBackend, lease: Duration = .milliseconds(250),
                 clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
@@ -36,17 +42,51 @@ public final class LeasedRateLimiter: RateLimitBackend {
     }
 
     public func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision] {
-        let now = clock()
-        // 0. A key refused moments ago is refused again without a round trip.
-        let refusals = blocked.withLock { blocked in items.map { item in blocked[item.key].flatMap { $0 > now ? $0 - now : nil } } }
-        if refusals.contains(where: { $0 != nil }) {
-            return refusals.map { wait in
-                wait.map { RateLimiter.Decision(allowed: false, remaining: 0, resetSeconds: $0, retryAfter: $0) }
-                    ?? RateLimiter.Decision(allowed: true, remaining: 0, resetSeconds: 0, retryAfter: 0)
+        let extras = items.map { Self.chunk($0.limit) }
+        let flight = items.map(\.key).joined(separator: "\u{0}")
+        // A request waits for at most a few refills led by others before it makes a round trip of its own.
+        for _ in 0..<4 {
+            let now = clock()
+            // 0. A key refused moments ago is refused again without a round trip.
+            if let refused = refusedLocally(items, now: now) { return refused }
+            // 1. Every item covered by a live local allowance: admit locally.
+            if let local = takeLocally(items, now: now) { return local }
+            // Exact keys (no allowance): every decision in the database.
+            guard extras.contains(where: { $0 > 0 }) else { return try await refill(items, extras: extras, now: now) }
+            // 2. Join the refill of these keys that is under way (then look again), or lead one.
+            let joined = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let joined = refills.withLock { refills -> Bool in
+                    guard refills[flight] != nil else {
+                        refills[flight] = []
+                        return false
+                    }
+                    refills[flight, default: []].append(continuation)
+                    return true
+                }
+                if !joined { continuation.resume(returning: false) }
             }
+            if joined { continue }
+            defer { finishRefill(flight) }
+            return try await refill(items, extras: extras, now: now)
         }
-        // 1. Every item covered by a live local allowance: admit locally.
-        let local = allowances.withLock { allowances -> [RateLimiter.Decision]? in
+        // Still short after waiting: an exact decision of its own (reserving nothing more, so that many such
+        // requests at once do not strand units in allowances over the cap).
+        return try await refill(items, extras: extras.map { _ in 0 }, now: clock())
+    }
+
+    /// Refusals for keys the shared state refused until a time still ahead, or nil when none is blocked.
+    private func refusedLocally(_ items: [RateLimiter.Item], now: Double) -> [RateLimiter.Decision]? {
+        let refusals = blocked.withLock { blocked in items.map { item in blocked[item.key].flatMap { $0 > now ? $0 - now : nil } } }
+        guard refusals.contains(where: { $0 != nil }) else { return nil }
+        return refusals.map { wait in
+            wait.map { RateLimiter.Decision(allowed: false, remaining: 0, resetSeconds: $0, retryAfter: $0) }
+                ?? RateLimiter.Decision(allowed: true, remaining: 0, resetSeconds: 0, retryAfter: 0)
+        }
+    }
+
+    /// Takes every item's cost from live local allowances, or nothing when one falls short.
+    private func takeLocally(_ items: [RateLimiter.Item], now: Double) -> [RateLimiter.Decision]? {
+        allowances.withLock { allowances -> [RateLimiter.Decision]? in
             for item in items {
                 guard let a = allowances[item.key], a.expires > now, a.units >= item.cost else { return nil }
             }
@@ -56,9 +96,16 @@ public final class LeasedRateLimiter: RateLimitBackend {
                 return RateLimiter.Decision(allowed: true, remaining: Int(left), resetSeconds: 0, retryAfter: 0)
             }
         }
-        if let local { return local }
-        // 2. A round trip, reserving a chunk more where the limit is high; near the limit, retry exactly.
-        let extras = items.map { Self.chunk($0.limit) }
+    }
+
+    /// Ends the refill this request led and wakes the requests that waited for it.
+    private func finishRefill(_ flight: String) {
+        let waiters = refills.withLock { $0.removeValue(forKey: flight) } ?? []
+        for waiter in waiters { waiter.resume(returning: true) }
+    }
+
+    /// A round trip, reserving a chunk more where the limit is high; near the limit, retry exactly.
+    private func refill(_ items: [RateLimiter.Item], extras: [Double], now: Double) async throws -> [RateLimiter.Decision] {
         var reserving = items
         for i in reserving.indices { reserving[i].cost += extras[i] }
         var decisions = try await shared.decide(reserving)
