@@ -4,6 +4,7 @@
 #   scripts/postgres.sh stop DIR     stops it (and removes DIR)
 #   scripts/postgres.sh restart DIR  stops and starts it again on the same port (fault tests)
 #   scripts/postgres.sh down DIR / up DIR   stops the server keeping its data / starts it again (fault tests)
+# MLSEC_PG_OPTIONS adds server options (e.g. "-c log_lock_waits=on"); the server log is DIR/server.log.
 # Installs Debian's postgresql when no server binaries exist. As root it runs the server as user postgres.
 set -euo pipefail
 cmd=${1:?start|stop|restart}
@@ -29,7 +30,7 @@ case "$cmd" in
     as_owner "$BIN/initdb" -D "$dir/data" -U mlsec --auth=scram-sha-256 --pwfile="$dir.pw" >/dev/null
     echo "$port" > "$dir.port"
     as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+      -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=200 ${MLSEC_PG_OPTIONS:-}" start >/dev/null
     echo "export MLSEC_TEST_POSTGRES_URL=postgres://mlsec:$password@127.0.0.1:$port/postgres?sslmode=disable"
     echo "export MLSEC_TEST_POSTGRES_DIR=$dir"
     ;;
@@ -42,7 +43,7 @@ case "$cmd" in
     if [ "$cmd" != up ]; then as_owner "$BIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null; fi
     if [ "$cmd" != down ]; then
       as_owner "$BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-        -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=200" start >/dev/null
+        -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=200 ${MLSEC_PG_OPTIONS:-}" start >/dev/null
     fi
     ;;
   *) echo "usage: $0 start|stop|restart|down|up DIR" >&2; exit 2 ;;

@@ -155,6 +155,8 @@ def main():
                 p.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if args.keep and (pg_dir / "server.log").exists():
+            shutil.copy(pg_dir / "server.log", work / "postgres-server.log")
         subprocess.run([str(ROOT / "scripts" / "postgres.sh"), "stop", str(pg_dir)])
         for group in groups:
             try:

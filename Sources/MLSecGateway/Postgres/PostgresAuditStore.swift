@@ -6,22 +6,24 @@ import MLSecAudit
 import MLSecCore
 import NIOCore
 import PostgresNIO
-import Synchronization
 
 /// The audit log in PostgreSQL, for replicas: `mlsec_audit_entries(idx, leaf_hash, data)`,
 /// `mlsec_audit_nodes(id, hash)` (the same layout as the SQLite log: `id = level << 56 | index` for each
 /// perfect subtree of two or more leaves) and `mlsec_audit_head(size)`, one row.
 ///
-/// An append is one transaction: it locks the head row (`SELECT ... FOR UPDATE`), so the replicas' batches
-/// take turns and get consecutive indexes; it reads the right edge of the tree at that size (skipped when
-/// this replica wrote the previous batch), inserts the entries and the nodes they complete, and moves the
-/// head. A batch is all or nothing, and durable when the call returns (PostgreSQL's commit). Roots and proofs
-/// read the O(log n) nodes they need in one query.
+/// An append is one round trip: the `mlsec_audit_append` function locks the head row (`SELECT ... FOR
+/// UPDATE`), so the replicas' batches take turns and get consecutive indexes; it reads the right edge of the
+/// stored tree (O(log n) rows), inserts the entries with their leaf hashes (computed here, in Swift) in one
+/// statement, computes the interior nodes they complete (RFC 6962, PostgreSQL's `sha256`), inserts those in one
+/// statement, moves the head and returns the first index. The lock is held only
+/// while the server runs the function, never across a client's round trips: a busy replica whose threads
+/// answer late cannot make the others wait (with a transaction of several round trips, the head stayed locked
+/// for up to half a second under saturation). A batch is all or nothing, durable at PostgreSQL's commit;
+/// whatever computed the tree, `verify` recomputes it in Swift from the entries. Roots and proofs read the
+/// O(log n) nodes they need in one query. Needs PostgreSQL 11 or later (`sha256`).
 public final class PostgresAuditStore: AuditStore {
     let database: PostgresDatabase
     public let location: String
-    /// The edge after this replica's last append, reused when no other replica appended since.
-    private let lastEdge = Mutex<MerkleRightEdge?>(nil)
 
     static let schema: [PostgresQuery] = [
         "CREATE TABLE IF NOT EXISTS mlsec_audit_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -30,6 +32,62 @@ public final class PostgresAuditStore: AuditStore {
         "CREATE TABLE IF NOT EXISTS mlsec_audit_nodes (id BIGINT PRIMARY KEY, hash BYTEA NOT NULL)",
         "CREATE TABLE IF NOT EXISTS mlsec_audit_head (id INT PRIMARY KEY CHECK (id = 1), size BIGINT NOT NULL CHECK (size >= 0))",
         "INSERT INTO mlsec_audit_head (id, size) VALUES (1, 0) ON CONFLICT (id) DO NOTHING",
+        """
+        CREATE OR REPLACE FUNCTION mlsec_audit_append(p_entries BYTEA[], p_leaves BYTEA[]) RETURNS BIGINT LANGUAGE plpgsql AS $$
+        DECLARE
+            n BIGINT;
+            first BIGINT;
+            count INT := coalesce(array_length(p_entries, 1), 0);
+            edge BYTEA[] := '{}';
+            ids BIGINT[] := '{}';
+            hashes BYTEA[] := '{}';
+            h BYTEA;
+            lvl INT;
+            pos BIGINT;
+        BEGIN
+            IF coalesce(array_length(p_leaves, 1), 0) <> count THEN
+                RAISE EXCEPTION 'mlsec_audit_append: % entries but % leaf hashes', count, coalesce(array_length(p_leaves, 1), 0);
+            END IF;
+            SELECT size INTO n FROM mlsec_audit_head WHERE id = 1 FOR UPDATE;
+            IF n IS NULL THEN RAISE EXCEPTION 'mlsec_audit_head has no row'; END IF;
+            first := n;
+            -- The right edge of the tree of n leaves: for each set bit l of n, the node at level l (edge[l + 1]).
+            FOR l IN 0..62 LOOP
+                IF (n >> l) & 1 = 1 THEN
+                    IF l = 0 THEN
+                        SELECT leaf_hash INTO h FROM mlsec_audit_entries WHERE idx = n - 1;
+                    ELSE
+                        SELECT hash INTO h FROM mlsec_audit_nodes WHERE id = (l::BIGINT << 56) | ((n >> l) - 1);
+                    END IF;
+                    IF h IS NULL OR length(h) <> 32 THEN
+                        RAISE EXCEPTION 'the stored tree lacks its node at level %, index %', l, (n >> l) - 1;
+                    END IF;
+                    edge[l + 1] := h;
+                END IF;
+            END LOOP;
+            INSERT INTO mlsec_audit_entries (idx, leaf_hash, data)
+                SELECT first + t.o - 1, t.leaf, t.entry FROM unnest(p_leaves, p_entries) WITH ORDINALITY AS t(leaf, entry, o);
+            -- Each leaf merges the equal-sized subtrees on the edge: RFC 6962 nodes, SHA-256(0x01 || left || right).
+            FOR i IN 1..count LOOP
+                h := p_leaves[i];
+                lvl := 0;
+                pos := n;
+                WHILE pos & 1 = 1 LOOP
+                    h := sha256('\\x01'::bytea || edge[lvl + 1] || h);
+                    edge[lvl + 1] := NULL;
+                    lvl := lvl + 1;
+                    pos := pos >> 1;
+                    ids := array_append(ids, (lvl::BIGINT << 56) | pos);
+                    hashes := array_append(hashes, h);
+                END LOOP;
+                edge[lvl + 1] := h;
+                n := n + 1;
+            END LOOP;
+            INSERT INTO mlsec_audit_nodes (id, hash) SELECT * FROM unnest(ids, hashes);
+            UPDATE mlsec_audit_head SET size = n WHERE id = 1;
+            RETURN first;
+        END $$
+        """,
     ]
 
     /// Creates the tables when missing (idempotent, safe when replicas start together) and checks the format.
@@ -54,54 +112,18 @@ public final class PostgresAuditStore: AuditStore {
             let size = try await currentSize()
             return size..<size
         }
-        let leaves = entries.map { MerkleHash.leaf($0) }
         let data = entries.map { ByteBuffer(bytes: $0) }
-        let cached = lastEdge.withLock { $0 }
-        let database = self.database
-        let (range, edge) = try await database.withDeadline { () -> (Range<UInt64>, MerkleRightEdge) in
-            try await database.client.withTransaction(logger: database.logger) { connection in
-                var size: Int64?
-                for try await value in try await connection.query(
-                    "SELECT size FROM mlsec_audit_head WHERE id = 1 FOR UPDATE", logger: database.logger).decode(Int64.self) {
-                    size = value
-                }
-                guard let size, size >= 0 else { throw MLSecError.malformed("\(self.location): the audit head row is missing") }
-                var tree: MerkleRightEdge
-                if let cached, cached.size == UInt64(size) {
-                    tree = cached
-                } else {
-                    tree = try await Self.edge(size: UInt64(size), connection: connection, logger: database.logger)
-                }
-                let first = tree.size
-                var nodeIDs: [Int64] = []
-                var nodeHashes: [ByteBuffer] = []
-                for leaf in leaves {
-                    for node in tree.append(leafHash: leaf) {
-                        nodeIDs.append(node.storageID)
-                        nodeHashes.append(ByteBuffer(bytes: node.hash))
-                    }
-                }
-                let indexes = (first..<tree.size).map { Int64($0) }
-                let leafBuffers = leaves.map { ByteBuffer(bytes: $0) }
-                let newSize = Int64(tree.size)
-                try await connection.query("""
-                    WITH e AS (INSERT INTO mlsec_audit_entries (idx, leaf_hash, data)
-                               SELECT * FROM unnest(\(indexes)::bigint[], \(leafBuffers)::bytea[], \(data)::bytea[])),
-                         n AS (INSERT INTO mlsec_audit_nodes (id, hash) SELECT * FROM unnest(\(nodeIDs)::bigint[], \(nodeHashes)::bytea[]))
-                    UPDATE mlsec_audit_head SET size = \(newSize) WHERE id = 1
-                    """, logger: database.logger)
-                return (first..<tree.size, tree)
+        let leaves = entries.map { ByteBuffer(bytes: MerkleHash.leaf($0)) }
+        let client = database.client
+        let first = try await database.withDeadline { () -> Int64? in
+            for try await value in try await client.query("SELECT mlsec_audit_append(\(data)::bytea[], \(leaves)::bytea[])")
+                .decode(Int64.self) {
+                return value
             }
+            return nil
         }
-        lastEdge.withLock { $0 = edge }
-        return range
-    }
-
-    /// The right edge of the stored tree of `size` leaves (read under the head lock).
-    private static func edge(size: UInt64, connection: PostgresConnection, logger: Logger) async throws -> MerkleRightEdge {
-        let coordinates = MerkleRightEdge.coordinates(size: size)
-        let nodes = try await fetch(coordinates, query: { try await connection.query($0, logger: logger) })
-        return try MerkleRightEdge(size: size) { level, index in nodes[MerkleRightEdge.storageID(level: level, index: index)] }
+        guard let first, first >= 0 else { throw MLSecError.malformed("\(location): mlsec_audit_append returned no index") }
+        return UInt64(first)..<(UInt64(first) + UInt64(entries.count))
     }
 
     /// Reads the nodes at `coordinates` (leaf hashes for level 0) in one query, keyed by storage id.
