@@ -95,45 +95,31 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
 
         url, key = gateway("state", [])
         batch_url, batch_key = gateway("state-batch", ["--audit-durability", "batch"])
-        values = [((i * 7) % 17) / 16 for i in range(64)]
-        body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": values}]})
-        for name, k in [("json.lua", key), ("json-batch.lua", batch_key)]:
-            (work / name).write_text(
-                'wrk.method = "POST"\n'
-                f'wrk.body = {json.dumps(body)}\n'
-                'wrk.headers["Content-Type"] = "application/json"\n'
-                f'wrk.headers["Authorization"] = "Bearer {k}"\n')
-        header = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
-                                         "parameters": {"binary_data_size": 256}}],
-                             "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
-        blob = header + struct.pack("<64f", *values)
-        lua_bytes = "".join(f"\\{b}" for b in blob)
-        for name, k in [("binary.lua", key), ("binary-batch.lua", batch_key)]:
-            (work / name).write_text(
-                'wrk.method = "POST"\n'
-                f'wrk.body = "{lua_bytes}"\n'
-                'wrk.headers["Content-Type"] = "application/octet-stream"\n'
-                f'wrk.headers["Inference-Header-Content-Length"] = "{len(header)}"\n'
-                f'wrk.headers["Authorization"] = "Bearer {k}"\n')
+        def scripts(rows, keys):
+            """wrk scripts for a batch of `rows` x 64 FP32 values, JSON and binary, one per (name prefix, key)."""
+            values = [((i * 7) % 17) / 16 for i in range(rows * 64)]
+            body = json.dumps({"inputs": [{"name": "input", "shape": [rows, 64], "datatype": "FP32", "data": values}]})
+            header = json.dumps({"inputs": [{"name": "input", "shape": [rows, 64], "datatype": "FP32",
+                                             "parameters": {"binary_data_size": 4 * len(values)}}],
+                                 "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
+            lua_bytes = "".join(f"\\{b}" for b in header + struct.pack(f"<{len(values)}f", *values))
+            for prefix, k in keys:
+                (work / f"json{prefix}.lua").write_text(
+                    'wrk.method = "POST"\n'
+                    f'wrk.body = {json.dumps(body)}\n'
+                    'wrk.headers["Content-Type"] = "application/json"\n'
+                    f'wrk.headers["Authorization"] = "Bearer {k}"\n')
+                (work / f"binary{prefix}.lua").write_text(
+                    'wrk.method = "POST"\n'
+                    f'wrk.body = "{lua_bytes}"\n'
+                    'wrk.headers["Content-Type"] = "application/octet-stream"\n'
+                    f'wrk.headers["Inference-Header-Content-Length"] = "{len(header)}"\n'
+                    f'wrk.headers["Authorization"] = "Bearer {k}"\n')
+            return body
+
+        body = scripts(1, [("", key), ("-batch", batch_key)])
         # A batch of 16 (1,024 input values): where the tensor encoding, not the fixed per-request cost, matters.
-        values16 = [((i * 7) % 17) / 16 for i in range(16 * 64)]
-        body16 = json.dumps({"inputs": [{"name": "input", "shape": [16, 64], "datatype": "FP32", "data": values16}]})
-        (work / "json16-batch.lua").write_text(
-            'wrk.method = "POST"\n'
-            f'wrk.body = {json.dumps(body16)}\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = "Bearer {batch_key}"\n')
-        header16 = json.dumps({"inputs": [{"name": "input", "shape": [16, 64], "datatype": "FP32",
-                                           "parameters": {"binary_data_size": 4096}}],
-                               "outputs": [{"name": "output", "parameters": {"binary_data": True}}]}).encode()
-        blob16 = header16 + struct.pack(f"<{len(values16)}f", *values16)
-        lua_bytes16 = "".join(f"\\{b}" for b in blob16)
-        (work / "binary16-batch.lua").write_text(
-            'wrk.method = "POST"\n'
-            f'wrk.body = "{lua_bytes16}"\n'
-            'wrk.headers["Content-Type"] = "application/octet-stream"\n'
-            f'wrk.headers["Inference-Header-Content-Length"] = "{len(header16)}"\n'
-            f'wrk.headers["Authorization"] = "Bearer {batch_key}"\n')
+        scripts(16, [("16-batch", batch_key)])
         bport = free_port()
         baseline = subprocess.Popen([args.baseline, str(work / "state" / "models" / "digits" / "1"), str(bport)],
                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
