@@ -14,6 +14,10 @@ let package = Package(
         .library(name: "MLSecScan", targets: ["MLSecScan"]),
         .library(name: "MLSecEncryption", targets: ["MLSecEncryption"]),
         .library(name: "MLSecAudit", targets: ["MLSecAudit"]),
+        .library(name: "MLSecAccess", targets: ["MLSecAccess"]),
+        .library(name: "MLSecStores", targets: ["MLSecStores"]),
+        .library(name: "MLSecReceipts", targets: ["MLSecReceipts"]),
+        .library(name: "MLSecDeploy", targets: ["MLSecDeploy"]),
         .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
     ],
@@ -66,13 +70,39 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // API keys, roles, rate limits and quotas: who may call, and how much (no server, no PostgreSQL).
+        .target(
+            name: "MLSecAccess",
+            dependencies: ["MLSecCore", .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The PostgreSQL implementations of the store protocols (replicas), and the opener that picks them or SQLite.
+        .target(
+            name: "MLSecStores",
+            dependencies: [
+                "MLSecCore", "MLSecAudit", "MLSecAccess",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // Signed inference receipts, verifiable offline without the HTTP server.
+        .target(
+            name: "MLSecReceipts",
+            dependencies: ["MLSecCore", "MLSecIntegrity", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The one model-loading pipeline: authenticate, read once while hashing, decrypt, scan, build.
+        .target(
+            name: "MLSecDeploy",
+            dependencies: ["MLSecCore", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecEngine"]
+        ),
         .target(
             name: "MLSecGateway",
             dependencies: [
-                "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecAudit",
+                "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecAudit", "MLSecAccess", "MLSecReceipts", "MLSecDeploy",
                 .product(name: "Crypto", package: "swift-crypto"),
-                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -83,7 +113,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "JWTKit", package: "jwt-kit"),
                 .product(name: "X509", package: "swift-certificates"),
@@ -115,6 +144,10 @@ let package = Package(
                 "MLSecScan",
                 "MLSecEncryption",
                 "MLSecAudit",
+                "MLSecAccess",
+                "MLSecStores",
+                "MLSecReceipts",
+                "MLSecDeploy",
                 "MLSecGateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -131,9 +164,14 @@ let package = Package(
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
         .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
         .testTarget(
+            name: "MLSecDeployTests",
+            dependencies: ["MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption", "MLSecScan"]
+        ),
+        .testTarget(
             name: "MLSecGatewayTests",
             dependencies: [
-                "MLSecGateway", "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecAudit",
+                "MLSecGateway", "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecAudit", "MLSecAccess", "MLSecStores",
+                "MLSecReceipts", "MLSecDeploy",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),

@@ -34,12 +34,12 @@ public struct AuditEvent: Sendable, Equatable {
         receiptDigest: String? = nil
     ) {
         self.time = time
-        self.actor = actor
-        self.action = action
-        self.resource = resource
+        self.actor = Self.bounded(actor)
+        self.action = Self.bounded(action)
+        self.resource = Self.bounded(resource)
         self.decision = decision
-        self.reason = reason
-        self.requestID = requestID
+        self.reason = reason.map(Self.bounded)
+        self.requestID = requestID.map(Self.bounded)
         self.requestDigest = requestDigest
         self.modelDigest = modelDigest
         self.receiptDigest = receiptDigest
@@ -91,6 +91,26 @@ public struct AuditEvent: Sendable, Equatable {
             decision: decision, reason: fields["reason"], requestID: fields["request_id"],
             requestDigest: fields["request_digest"], modelDigest: fields["model_digest"],
             receiptDigest: fields["receipt_digest"])
+    }
+
+    /// `text` as the schema accepts it: control characters removed, at most ``maxFieldBytes`` UTF-8 bytes
+    /// (cut at a character boundary, ending in "…" when cut).
+    public static func bounded(_ text: String) -> String {
+        let utf8 = text.utf8
+        if utf8.count <= maxFieldBytes, !utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return text }
+        var clean = String.UnicodeScalarView()
+        clean.append(contentsOf: text.unicodeScalars.lazy.filter { $0.value >= 0x20 && $0.value != 0x7f })
+        guard String(clean).utf8.count > maxFieldBytes else { return String(clean) }
+        var out = String.UnicodeScalarView()
+        var bytes = 0
+        for scalar in clean {
+            let size = UTF8.width(scalar)
+            guard bytes + size <= maxFieldBytes - 3 else { break }  // room for "…" (3 bytes)
+            out.append(scalar)
+            bytes += size
+        }
+        out.append("…")
+        return String(out)
     }
 
     static func isDigest(_ text: String) -> Bool {

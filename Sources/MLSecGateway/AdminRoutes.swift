@@ -2,6 +2,7 @@
 
 import Foundation
 import Hummingbird
+import MLSecAccess
 import MLSecAudit
 import MLSecCore
 import HTTPTypes
@@ -22,7 +23,7 @@ struct AdminRoutes {
         router.delete("/admin/keys/:id") { _, context in
             let principal = try await authorize(context, .manageKeys, action: "revoke_key")
             let id = context.parameters.get("id") ?? ""
-            guard try await stored("the key store", context, { try await services.keys.revoke(id: id) }) else {
+            guard try await stored("the key store", context, { try await services.keys.revoke(id: id) }) != nil else {
                 throw GatewayError.notFound("key \(id.prefix(40))")
             }
             try await services.audit.record(AuditEvent(actor: principal.id, action: "revoke_key", resource: "admin/keys/\(id)",
@@ -50,9 +51,9 @@ struct AdminRoutes {
             try await services.audit.record(AuditEvent(actor: principal.id, action: "read_audit", resource: "admin/audit/checkpoint",
                                                        decision: .allow, requestID: context.requestID))
             let note = try await stored("the audit log", context) {
-                try await services.audit.store.checkpoint(origin: services.checkpointOrigin, signer: services.checkpointSigner)
+                try await services.audit.store.checkpoint(origin: services.signers.checkpointOrigin, signer: services.signers.checkpoint)
             }
-            let checkpoint = try Checkpoint.open(note, verifiers: [services.checkpointSigner.verifier])
+            let checkpoint = try Checkpoint.open(note, verifiers: [services.signers.checkpoint.verifier])
             return GatewayResponse.json(.object([
                 ("size", .int(Int(checkpoint.size))), ("root", .string(Hex.encode(checkpoint.root))), ("note", .string(note)),
             ]))
@@ -144,7 +145,7 @@ struct AdminRoutes {
         }
         let model: LoadedModel
         do {
-            model = try await ModelLoader.load(versioned)
+            model = try await LoadedModel.load(versioned, loader: services.loader)
         } catch {
             let detail = (error as? MLSecError)?.message ?? "\(error)"
             let refused = (error as? MLSecError)?.code == .verificationFailed
@@ -191,10 +192,12 @@ struct AdminRoutes {
         guard let role = document["role"]?.stringValue, services.roles[role] != nil else {
             throw GatewayError.badRequest("role must be one of \(services.roles.all.keys.sorted().joined(separator: ", "))")
         }
-        let models = document["models"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        guard document["models"] == nil || models.count == document["models"]?.arrayValue?.count, models.count <= 64,
-            models.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 128 })
-        else { throw GatewayError.badRequest("models must be a list of up to 64 name patterns") }
+        guard let list = document["models"]?.arrayValue else {
+            throw GatewayError.badRequest("models is required: the model name patterns the key may use, e.g. [\"digits\"] or [\"*\"]")
+        }
+        let models = list.compactMap(\.stringValue)
+        guard models.count == list.count, (1...64).contains(models.count), models.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 128 })
+        else { throw GatewayError.badRequest("models must be a list of 1 to 64 model name patterns") }
         var expires: Date?
         if let text = document["expires_at"]?.stringValue {
             guard let date = RFC3339.parse(text), date > Date() else {
@@ -209,7 +212,12 @@ struct AdminRoutes {
             else { throw GatewayError.badRequest("rate_limit needs requests_per_second in 0.001...1000000 and burst in 1...1000000") }
             limit = RateLimit(requestsPerSecond: rps, burst: burst)
         }
-        let quota = try document["quota"].map { value throws(GatewayError) in try QuotaLimits(json: value) }
+        let quota: QuotaLimits?
+        do {
+            quota = try document["quota"].map { value throws(MLSecError) in try QuotaLimits(json: value) }
+        } catch {
+            throw GatewayError.badRequest(error.message)
+        }
         var maxConcurrent: Int?
         if let value = document["max_concurrent"] {
             guard let n = value.integerValue, n >= 1, n <= 100_000 else { throw GatewayError.badRequest("max_concurrent must be an integer in 1...100000") }

@@ -101,6 +101,21 @@ public final class AuditRecorder: Sendable {
         }
     }
 
+    /// Records a refusal's entry and returns `error` marked as audited; when the entry cannot be written the
+    /// answer is the audit log's 503 instead, whatever the decision was: no decision goes out unrecorded.
+    func refusal(_ error: GatewayError, _ event: AuditEvent) async -> GatewayError {
+        do {
+            try await record(event)
+            var error = error
+            error.audited = true
+            return error
+        } catch let failure as GatewayError {
+            return failure
+        } catch {
+            return Self.unavailable(String(describing: error))
+        }
+    }
+
     /// What a caller sees when its event cannot be recorded: no answer goes out without its audit entry.
     static func unavailable(_ cause: String) -> GatewayError {
         var error = GatewayError.unavailable("the audit log is unavailable; retry later")

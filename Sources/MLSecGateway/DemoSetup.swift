@@ -1,6 +1,7 @@
 // DemoSetup: `mlsec serve --demo`: a complete state directory with a trained, signed, scanned digits model.
 
 import Foundation
+import MLSecAccess
 import MLSecCore
 import MLSecEngine
 import MLSecIntegrity
@@ -11,8 +12,10 @@ public enum DemoSetup {
     public static let inferenceLimit = RateLimit(requestsPerSecond: 50, burst: 100)
 
     /// Builds (or reuses) the demo state in `dir` and returns the configuration to serve it.
-    public static func prepare(stateDirectory dir: String, port: Int, log: (String) -> Void) async throws -> (GatewayConfiguration, APIKeyStore) {
-        try GatewayState.ensureDirectory(dir)
+    public static func prepare(stateDirectory dir: String, port: Int, log: (String) -> Void) async throws -> GatewayConfiguration {
+        if !FileStatus.exists(dir) {
+            guard mkdir(dir, 0o700) == 0 || errno == EEXIST else { throw MLSecError.io("cannot create \(dir): \(FileStatus.errnoText())") }
+        }
         let modelDir = "\(dir)/models/digits/1"
         let signature = "\(dir)/models/digits-1.sig"
         let publisher = "\(dir)/publisher.pem"
@@ -40,8 +43,7 @@ public enum DemoSetup {
             name: "digits", version: "1", path: "\(dir)/models/digits/{version}", signature: "\(dir)/models/digits-{version}.sig",
             publicKeys: ["\(dir)/publisher.pub"],
             inputRange: 0...1)]
-        let keys = try await GatewayState.keyStore(dir)
-        return (configuration, keys)
+        return configuration
     }
 
     /// Creates the demo's API keys when there are none yet and writes `demo-credentials.json` (mode 0600).

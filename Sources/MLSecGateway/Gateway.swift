@@ -7,6 +7,7 @@ import Logging
 import MLSecCore
 import NIOSSL
 import HummingbirdCore
+import MLSecAccess
 
 /// How the gateway listens.
 public struct ListenConfiguration: Sendable {
@@ -44,9 +45,11 @@ public enum Gateway {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
-        if !services.corsOrigins.isEmpty { router.add(middleware: GatewayCORSMiddleware(allowedOrigins: services.corsOrigins)) }
+        if !services.options.corsOrigins.isEmpty {
+            router.add(middleware: GatewayCORSMiddleware(allowedOrigins: services.options.corsOrigins))
+        }
         router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit,
-                                                      clientCertificates: services.clientCertificates))
+                                                      metrics: services.metrics, clientCertificates: services.options.clientCertificates))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimits, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)

@@ -1,6 +1,7 @@
 // GatewayConfiguration: the `mlsec serve --config FILE` document (JSON), checked strictly, safe defaults.
 
 import Foundation
+import MLSecAccess
 import MLSecCore
 
 /// The production configuration. Unknown keys are errors; paths are relative to the file's directory.
@@ -34,6 +35,18 @@ public struct GatewayConfiguration: Sendable {
     public var jwt: JWTConfiguration?
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
     public var corsOrigins: Set<String> = []
+
+    /// The per-request settings.
+    public var options: GatewayOptions {
+        var options = GatewayOptions()
+        options.maxBodyBytes = maxBodyBytes
+        options.maxBatch = maxBatch
+        options.availability = availability
+        options.corsOrigins = corsOrigins
+        options.clientCertificates = clientCertificates
+        options.auditDurability = auditDurability
+        return options
+    }
 
     public init(listen: ListenConfiguration, stateDirectory: String) {
         self.listen = listen

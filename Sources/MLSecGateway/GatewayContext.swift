@@ -3,6 +3,7 @@
 import Hummingbird
 import Logging
 import NIOCore
+import MLSecAccess
 
 /// Request context of the gateway.
 public struct GatewayContext: RequestContext {

@@ -6,6 +6,7 @@ import MLSecAudit
 import MLSecCore
 import ServiceLifecycle
 import UnixSignals
+import MLSecAccess
 
 /// Runs beside the HTTP server in one ServiceGroup (listed before it, so it stops after it): every second it
 /// saves quota usage, reads the API keys changed elsewhere (another replica, `mlsec apikey`) and, with
@@ -35,9 +36,7 @@ public struct GatewayMaintenance: Service {
                         await saveQuotas()
                         await refreshSharedState(failing: &refreshFailing)
                         ticks += 1
-                        if ticks % 60 == 0, let shared = (services.rateLimits as? LeasedRateLimiter)?.shared as? PostgresRateLimiter {
-                            try? await shared.sweep()
-                        }
+                        if ticks % 60 == 0 { try? await services.rateLimits.maintain() }
                     }
                 }
             }
@@ -63,7 +62,10 @@ public struct GatewayMaintenance: Service {
     /// per outage; the key cache then fails closed after its staleness limit (``APIKeyStore/maxStaleness``).
     private func refreshSharedState(failing: inout Bool) async {
         do {
-            try await services.keys.refresh()
+            for record in try await services.keys.refresh() {
+                logger.error("an API key record cannot be read; the key is refused until it is fixed or revoked",
+                             metadata: ["key": "\(record.id)", "problem": "\(record.defect ?? "")"])
+            }
             if let shared = services.sharedRoles { services.roles.replaceCustom(try await shared.load()) }
             if failing { logger.notice("the key and role stores are reachable again") }
             failing = false
@@ -93,7 +95,7 @@ public struct GatewayMaintenance: Service {
         guard let configurationPath else { return }
         do {
             let configuration = try GatewayConfiguration(path: configurationPath)
-            let models = try await GatewayState.loadModels(configuration.models)
+            let models = try await GatewayStartup.loadModels(configuration.models, loader: services.loader)
             if let shared = services.sharedRoles { try await shared.publish(configuration.roles) }
             services.models.replaceAll(models: models, sources: configuration.models)
             services.roles.replaceCustom(configuration.roles)
@@ -103,8 +105,8 @@ public struct GatewayMaintenance: Service {
                 reason: "models: " + models.values.map { "\($0.name) \($0.version)" }.sorted().joined(separator: ", ")))
             logger.notice("configuration reloaded", metadata: ["models": "\(models.count)"])
             if configuration.availability != services.admission.limits
-                || configuration.corsOrigins != services.corsOrigins || configuration.maxBodyBytes != services.maxBodyBytes
-                || configuration.maxBatch != services.maxBatch {
+                || configuration.corsOrigins != services.options.corsOrigins || configuration.maxBodyBytes != services.options.maxBodyBytes
+                || configuration.maxBatch != services.options.maxBatch {
                 logger.warning("limits and cors changed in the file take effect at the next restart")
             }
         } catch {

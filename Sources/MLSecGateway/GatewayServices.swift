@@ -1,50 +1,91 @@
-// GatewayServices: what the handlers share: models, keys, roles, limits, audit, receipts.
+// GatewayServices: what the handlers share: models, stores, signers and settings, fixed at start.
 
 import Foundation
+import MLSecAccess
 import MLSecAudit
+import MLSecDeploy
+import MLSecReceipts
+
+/// The stores the gateway receives. Its caller opens them (`MLSecStores.StateStores`: SQLite in the state
+/// directory, or PostgreSQL for replicas); the gateway only uses them through their protocols.
+public struct GatewayStores: Sendable {
+    public var keys: APIKeyStore
+    public var audit: any AuditStore
+    /// Shared GCRA state (nil: decided in this process).
+    public var rateLimits: (any RateLimitBackend)?
+    /// Shared custom roles (nil: this process's configuration alone).
+    public var roles: (any RoleStore)?
+
+    public init(keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)? = nil, roles: (any RoleStore)? = nil) {
+        self.keys = keys
+        self.audit = audit
+        self.rateLimits = rateLimits
+        self.roles = roles
+    }
+}
+
+/// The keys the gateway signs with: receipts (Ed25519) and audit checkpoints (a signed-note key).
+public struct GatewaySigners: Sendable {
+    public var receipts: ReceiptSigner
+    public var checkpoint: NoteSigner
+    /// The checkpoints' origin line.
+    public var checkpointOrigin: String
+
+    public init(receipts: ReceiptSigner, checkpoint: NoteSigner, checkpointOrigin: String) {
+        self.receipts = receipts
+        self.checkpoint = checkpoint
+        self.checkpointOrigin = checkpointOrigin
+    }
+}
+
+/// The per-request settings of the configuration.
+public struct GatewayOptions: Sendable {
+    public var maxBodyBytes = 8 << 20
+    public var maxBatch = 64
+    public var availability = AvailabilityLimits()
+    /// Origins allowed to call from browsers (CORS); empty = CORS off.
+    public var corsOrigins: Set<String> = []
+    /// Mutual TLS: client certificate subject common names mapped to principals.
+    public var clientCertificates: [String: ClientCertificateMapping] = [:]
+    public var auditDurability = AuditDurability.request
+
+    public init() {}
+}
 
 /// The gateway's state, built once at start and shared by every request.
 public struct GatewayServices: Sendable {
-    public var models: ModelCatalog
-    public var keys: APIKeyStore
-    public var jwt: JWTAuthenticator?
-    public var clientCertificates: [String: ClientCertificateMapping] = [:]
-    /// Origins allowed to call from browsers (CORS); empty = CORS off.
-    public var corsOrigins: Set<String> = []
-    /// The roles in force (custom ones refreshed from PostgreSQL when it holds them).
-    public var roles: RoleBook
-    /// Where the custom roles are published for every replica (nil: this process alone, from its configuration).
-    public var sharedRoles: PostgresRoleStore?
-    public var limiter: RateLimiter
-    /// Where GCRA state lives: `limiter` (this process) or PostgreSQL (shared by replicas).
-    public var rateLimits: any RateLimitBackend
-    public var audit: AuditRecorder
-    public var receipts: ReceiptSigner
-    public var checkpointSigner: NoteSigner
-    public var checkpointOrigin: String
-    public var maxBodyBytes: Int
-    public var maxBatch: Int
-    public var metrics = GatewayMetrics()
+    public let models: ModelCatalog
+    public let keys: APIKeyStore
+    /// The roles in force (custom ones refreshed from the shared role store when there is one).
+    public let roles: RoleBook
+    public let sharedRoles: (any RoleStore)?
+    /// Where GCRA state lives: this process, or the shared store.
+    public let rateLimits: any RateLimitBackend
+    public let audit: AuditRecorder
+    public let signers: GatewaySigners
+    public let options: GatewayOptions
+    public let jwt: JWTAuthenticator?
+    public let metrics: GatewayMetrics
     /// Concurrency, load shedding, cost-based GCRA and quotas for inference.
-    public var admission: InferenceAdmission
+    public let admission: InferenceAdmission
+    /// Loads models for deploys and reloads.
+    public let loader: ModelLoader
 
-    public init(models: ModelCatalog, keys: APIKeyStore, roles: [String: Role], limiter: RateLimiter,
-                audit: AuditRecorder, receipts: ReceiptSigner, checkpointSigner: NoteSigner, checkpointOrigin: String,
-                maxBodyBytes: Int = 8 << 20, maxBatch: Int = 64, availability: AvailabilityLimits = AvailabilityLimits(),
-                quotaClock: @escaping @Sendable () -> Date = { Date() }, sharedLimits: (any RateLimitBackend)? = nil,
-                sharedRoles: PostgresRoleStore? = nil) {
+    public init(models: ModelCatalog, stores: GatewayStores, roles: [String: Role], signers: GatewaySigners,
+                options: GatewayOptions = GatewayOptions(), jwt: JWTAuthenticator? = nil, metrics: GatewayMetrics = GatewayMetrics(),
+                loader: ModelLoader = ModelLoader(), quotaClock: @escaping @Sendable () -> Date = { Date() }) {
         self.models = models
-        self.keys = keys
+        keys = stores.keys
         self.roles = RoleBook(roles)
-        self.sharedRoles = sharedRoles
-        self.limiter = limiter
-        self.audit = audit
-        self.receipts = receipts
-        self.checkpointSigner = checkpointSigner
-        self.checkpointOrigin = checkpointOrigin
-        self.maxBodyBytes = maxBodyBytes
-        self.maxBatch = maxBatch
-        rateLimits = sharedLimits ?? limiter
-        admission = InferenceAdmission(limits: availability, limiter: rateLimits, quotas: QuotaTracker(store: keys.backend, now: quotaClock))
+        sharedRoles = stores.roles
+        rateLimits = stores.rateLimits ?? RateLimiter()
+        audit = AuditRecorder(store: stores.audit, durability: options.auditDurability)
+        self.signers = signers
+        self.options = options
+        self.jwt = jwt
+        self.metrics = metrics
+        self.loader = loader
+        admission = InferenceAdmission(limits: options.availability, limiter: rateLimits,
+                                       quotas: QuotaTracker(store: stores.keys.backend, now: quotaClock))
     }
 }

@@ -3,11 +3,13 @@
 import Crypto
 import Foundation
 import Hummingbird
+import MLSecAccess
 import MLSecAudit
 import MLSecCore
 import HTTPTypes
 import Logging
 import MLSecEngine
+import MLSecReceipts
 
 struct InferenceRoutes {
     let services: GatewayServices
@@ -45,12 +47,9 @@ struct InferenceRoutes {
 
     func deny(_ error: GatewayError, _ principal: Principal, _ action: String, _ resource: String, _ context: GatewayContext,
               model: LoadedModel? = nil) async -> GatewayError {
-        var error = error
-        try? await services.audit.record(AuditEvent(
+        await services.audit.refusal(error, AuditEvent(
             actor: principal.id, action: action, resource: resource, decision: error.status.code >= 500 ? .error : .deny,
-            reason: String(error.auditReason.prefix(300)), requestID: context.requestID, modelDigest: model?.digest))
-        error.audited = true
-        return error
+            reason: error.auditReason, requestID: context.requestID, modelDigest: model?.digest))
     }
 
     /// The model, if it exists and the caller may see it; otherwise the same 404 either way.
@@ -96,9 +95,9 @@ struct InferenceRoutes {
         var request = request
         let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: services.maxBodyBytes)
+            buffer = try await request.collectBody(upTo: services.options.maxBodyBytes)
         } catch {
-            throw await deny(GatewayError(.contentTooLarge, "the request body is over \(services.maxBodyBytes) bytes"),
+            throw await deny(GatewayError(.contentTooLarge, "the request body is over \(services.options.maxBodyBytes) bytes"),
                              principal, "infer", resource, context, model: model)
         }
         let body = Array(buffer.readableBytesView)
@@ -111,7 +110,7 @@ struct InferenceRoutes {
         }
         let parsed: InferenceRequest
         do {
-            parsed = try InferenceCodec.parse(body, headerLength: headerLength, model: model, maxBatch: services.maxBatch)
+            parsed = try InferenceCodec.parse(body, headerLength: headerLength, model: model, maxBatch: services.options.maxBatch)
         } catch {
             throw await deny(error, principal, "infer", resource, context, model: model)
         }
@@ -156,7 +155,8 @@ struct InferenceRoutes {
             throw await deny(failure, principal, "infer", resource, context, model: model)
         }
         let (responseBody, responseHeaderLength) = InferenceCodec.encode(output, batch: parsed.batch, request: parsed, model: model)
-        let receipt = try services.receipts.issue(model: model, request: body, response: responseBody)
+        let receipt = try services.signers.receipts.issue(model: model.name, version: model.version, digest: model.digest,
+                                                          request: body, response: responseBody)
         let encoded = receipt.encoded
         try await services.audit.record(AuditEvent(
             actor: principal.id, action: "infer", resource: resource, decision: .allow, reason: "batch \(parsed.batch)",

@@ -4,6 +4,7 @@ import Foundation
 import JWTKit
 import MLSecCore
 import Synchronization
+import MLSecAccess
 
 /// How JWTs are accepted: keys from a JWKS file (asymmetric keys only) and the required issuer and audience.
 /// The role is the `role` claim (a role name), the model scopes the `models` claim (name patterns).

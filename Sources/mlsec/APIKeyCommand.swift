@@ -3,7 +3,9 @@
 import ArgumentParser
 import Foundation
 import MLSecCore
+import MLSecAccess
 import MLSecGateway
+import MLSecStores
 
 struct APIKeyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,11 +35,11 @@ struct APIKeyCommand: AsyncParsableCommand {
         func open() async throws -> (APIKeyStore, Set<String>) {
             if let config {
                 let configuration = try GatewayConfiguration(path: config)
-                return (try await GatewayState.keyStore(configuration), Set(configuration.roles.keys))
+                let database = configuration.databaseURL.map { DatabaseSettings(url: $0, passwordFile: configuration.databasePasswordFile) }
+                let store = try await StateStores.keyStore(stateDirectory: configuration.stateDirectory, database: database)
+                return (store, Set(configuration.roles.keys))
             }
-            let dir = stateDir ?? ""
-            try GatewayState.ensureDirectory(dir)
-            return (try await GatewayState.keyStore(dir), Set(Role.builtIn.keys))
+            return (try await StateStores.keyStore(stateDirectory: stateDir ?? "", database: nil), Set(Role.builtIn.keys))
         }
     }
 
@@ -46,7 +48,7 @@ struct APIKeyCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOption
         @Option(help: "A name for the key's holder.") var name: String
         @Option(help: "admin, publisher, inference, auditor or a custom role.") var role: String
-        @Option(parsing: .upToNextOption, help: "Model name patterns the key may use.") var models: [String] = []
+        @Option(parsing: .upToNextOption, help: "Model name patterns the key may use (required; * matches any run of characters).") var models: [String] = []
         @Option(name: .customLong("requests-per-second"), help: "Rate limit.") var requestsPerSecond: Double?
         @Option(help: "Rate limit burst.") var burst: Int?
         @Option(name: .customLong("daily-requests"), help: "Quota: inference requests per UTC day.") var dailyRequests: Int?
@@ -91,7 +93,8 @@ struct APIKeyCommand: AsyncParsableCommand {
         @OptionGroup var state: StateOption
         @Argument(help: "The key id.") var id: String
         func run() async throws {
-            guard try await state.open().0.revoke(id: id) else { throw MLSecError.usage("no key \(id)") }
+            guard let record = try await state.open().0.revoke(id: id) else { throw MLSecError.usage("no key \(id)") }
+            printJSON(.object([("revoked", record.json)]))
         }
     }
 }

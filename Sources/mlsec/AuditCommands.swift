@@ -5,7 +5,7 @@ import Foundation
 import Logging
 import MLSecAudit
 import MLSecCore
-import MLSecGateway
+import MLSecStores
 
 #if canImport(Glibc)
 import Glibc

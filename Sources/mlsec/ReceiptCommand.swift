@@ -2,7 +2,7 @@
 
 import ArgumentParser
 import MLSecCore
-import MLSecGateway
+import MLSecReceipts
 import MLSecIntegrity
 
 struct ReceiptCommand: AsyncParsableCommand {

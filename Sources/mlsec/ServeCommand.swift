@@ -9,6 +9,7 @@ import UnixSignals
 import MLSecCore
 import MLSecEngine
 import MLSecGateway
+import MLSecStores
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,9 +63,8 @@ struct ServeCommand: AsyncParsableCommand {
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "mlsec.gateway")
         var configuration: GatewayConfiguration
-        var keys: APIKeyStore?
         if demo {
-            (configuration, keys) = try await DemoSetup.prepare(stateDirectory: stateDir, port: port) { Terminal.note($0) }
+            configuration = try await DemoSetup.prepare(stateDirectory: stateDir, port: port) { Terminal.note($0) }
         } else {
             configuration = try GatewayConfiguration(path: config ?? "")
         }
@@ -74,7 +74,12 @@ struct ServeCommand: AsyncParsableCommand {
         if configuration.auditDurability == .batch {
             logger.warning("audit durability is batch: answers do not wait for their audit entries; a crash can lose the last few milliseconds of entries")
         }
-        let services = try await GatewayState.services(configuration, keys: keys)
+        let opened = try await StateStores.open(
+            stateDirectory: configuration.stateDirectory,
+            database: configuration.databaseURL.map { DatabaseSettings(url: $0, passwordFile: configuration.databasePasswordFile) },
+            roles: configuration.roles)
+        let stores = GatewayStores(keys: opened.keys, audit: opened.audit, rateLimits: opened.rateLimits, roles: opened.roles)
+        let services = try await GatewayStartup.services(configuration, stores: stores)
         let isDemo = demo
         let dir = configuration.stateDirectory
         let host = configuration.listen.host

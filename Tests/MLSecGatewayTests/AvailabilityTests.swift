@@ -6,6 +6,10 @@ import GRDB
 import MLSecGateway
 import Synchronization
 import Testing
+import MLSecDeploy
+import MLSecReceipts
+import MLSecStores
+import MLSecAccess
 
 /// A value shared by concurrent test tasks.
 final class Shared<Value: Sendable>: Sendable {

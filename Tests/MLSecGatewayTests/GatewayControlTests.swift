@@ -11,6 +11,10 @@ import MLSecGateway
 import MLSecIntegrity
 import Synchronization
 import Testing
+import MLSecDeploy
+import MLSecReceipts
+import MLSecStores
+import MLSecAccess
 
 /// A clock the test moves by hand.
 final class ManualClock: Sendable {
@@ -117,9 +121,36 @@ struct AuthorizationTests {
         if case .success = store.authenticate("Bearer nonsense") { Issue.record("malformed key accepted") }
         try await store.revoke(id: record.id)
         if case .success = store.authenticate(key) { Issue.record("revoked key accepted") }
-        let (_, expiring) = try await store.create(name: "b", role: "inference", models: [], expiresAt: Date().addingTimeInterval(60))
+        let (_, expiring) = try await store.create(name: "b", role: "inference", models: ["digits"], expiresAt: Date().addingTimeInterval(60))
         if case .failure = store.authenticate(expiring) { Issue.record("fresh key refused") }
         if case .success = store.authenticate(expiring, now: Date().addingTimeInterval(120)) { Issue.record("expired key accepted") }
+        // A key without model patterns could call nothing: refused at creation, naming the field.
+        await #expect { _ = try await store.create(name: "c", role: "inference", models: []) } throws: { error in
+            (error as? MLSecError)?.message.contains("models") ?? false
+        }
+    }
+
+    @Test("a stored key record that cannot be decoded refuses its key (never 'no expiry' or 'no quota')",
+          arguments: [
+              "expires_at = 'next tuesday'", "policy = '{\"quota\": {\"daily_requests\": \"many\"}}'", "policy = '{not json'",
+              "models = '\"digits\"'", "revoked = 'no'", "rps = 'fast'", "secret_hash = x'00'", "rps = 5, burst = NULL",
+              "policy = '{\"max_concurrent\": -1}'", "policy = '{\"other\": 1}'",
+          ])
+    func unreadableRecords(corruption: String) async throws {
+        let database = try DatabaseQueue()
+        let writer = try await APIKeyStore(backend: try SQLiteKeyBackend(database: database))
+        let (record, key) = try await writer.create(name: "a", role: "inference", models: ["digits"], quota: QuotaLimits(dailyRequests: 5))
+        try await database.write { db in try db.execute(sql: "UPDATE api_keys SET \(corruption), version = version + 1 WHERE id = ?", arguments: [record.id]) }
+        let reader = try await APIKeyStore(backend: try SQLiteKeyBackend(database: database))
+        #expect(reader.unreadable.map(\.id) == [record.id])
+        guard case .failure(let refusal) = reader.authenticate(key) else { Issue.record("a key with an unreadable record was accepted"); return }
+        // (A damaged hash cannot match any key: it is refused before its record is looked at.)
+        let expected: APIKeyStore.Refusal = corruption.hasPrefix("secret_hash") ? .mismatch : .unreadable
+        #expect(refusal.reason == expected && (expected == .mismatch || refusal.detail.contains(record.id)))
+        // A running store sees the corruption at its next refresh and reports it.
+        if case .failure = writer.authenticate(key) { Issue.record("the key was refused before the corruption was read") }
+        #expect(try await writer.refresh().map(\.id) == [record.id])
+        if case .success = writer.authenticate(key) { Issue.record("a refreshed store accepted an unreadable record") }
     }
 }
 
@@ -149,12 +180,16 @@ struct SharedKeyCacheTests {
     @Test("a shared key cache that cannot be refreshed fails closed after its staleness limit, and recovers")
     func failsClosed() async throws {
         let backend = SwitchableKeyBackend()
-        let store = try await APIKeyStore(backend: backend, maxStaleness: .milliseconds(300))
+        let start = ContinuousClock.now
+        let elapsed = Mutex(Duration.zero)
+        let store = try await APIKeyStore(backend: backend, maxStaleness: .milliseconds(300), clock: { start + elapsed.withLock { $0 } })
         let (_, key) = try await store.create(name: "a", role: "inference", models: ["digits"])
         guard case .success = store.authenticate(key) else { Issue.record("fresh key refused"); return }
         backend.setDown(true)
         await #expect(throws: MLSecError.self) { try await store.refresh() }
-        try await Task.sleep(for: .milliseconds(400))
+        elapsed.withLock { $0 = .milliseconds(299) }
+        guard case .success = store.authenticate(key) else { Issue.record("refused before the staleness limit"); return }
+        elapsed.withLock { $0 = .milliseconds(301) }
         guard case .failure(let refusal) = store.authenticate(key) else { Issue.record("a stale cache accepted a key"); return }
         #expect(refusal.reason == .unavailable)
         backend.setDown(false)
@@ -276,7 +311,8 @@ struct ValidationTests {
         let signer = ReceiptSigner(key: key)
         let request = Array("request".utf8)
         let response = Array("response/with/slashes".utf8)
-        let receipt = try signer.issue(model: try Self.model(), request: request, response: response)
+        let model = try Self.model()
+        let receipt = try signer.issue(model: model.name, version: model.version, digest: model.digest, request: request, response: response)
         let parsed = try Receipt(encoded: receipt.encoded)
         #expect(parsed == receipt)
         try parsed.verify(with: key.publicKey, request: request, response: response)
@@ -295,7 +331,7 @@ struct ValidationTests {
         #expect(c.listen.port == 8443 && c.listen.certificate != nil && c.listen.clientCA != nil && c.listen.minimumTLSVersion == "1.3")
         #expect(c.jwt?.audience == "mlsec-gateway" && c.corsOrigins == ["https://console.example.com"])
         #expect(c.clientCertificates["batch-scorer.internal"]?.role == "inference")
-        #expect(c.models.count == 1 && c.models[0].identities.count == 1 && c.models[0].inputRange == 0...1)
+        #expect(c.models.count == 1 && c.models[0].location.identities.count == 1 && c.models[0].inputRange == 0...1)
         #expect(c.stateDirectory == "/var/lib/mlsec" && c.roles["reader"]?.permissions == [.readMetadata])
     }
 
@@ -307,7 +343,7 @@ struct ValidationTests {
         try AtomicFile.write(#"{"state_dir": "state", "roles": {"reader": ["read_metadata"]}, "models": [{"name": "m", "path": "m", "signature": "m.sig", "public_keys": ["k.pub"], "input_range": [0, 1]}]}"#, to: "\(dir)/g.json")
         let c = try GatewayConfiguration(path: "\(dir)/g.json")
         #expect(c.listen.host == "127.0.0.1" && c.listen.port == 8443 && !c.listen.allowPlaintext)
-        #expect(c.stateDirectory.hasSuffix("/state") && c.models[0].path.hasPrefix("/"))
+        #expect(c.stateDirectory.hasSuffix("/state") && c.models[0].location.path.hasPrefix("/"))
         #expect(c.roles["reader"]?.permissions == [.readMetadata] && c.maxBodyBytes == 8 << 20)
         try AtomicFile.write(#"{"state_dir": "s", "tls": {"certificate": "c", "privat_key": "k"}}"#, to: "\(dir)/bad.json")
         #expect(throws: MLSecError.self) { _ = try GatewayConfiguration(path: "\(dir)/bad.json") }

@@ -12,6 +12,10 @@ import MLSecIntegrity
 import NIOCore
 import NIOEmbedded
 import Testing
+import MLSecDeploy
+import MLSecReceipts
+import MLSecStores
+import MLSecAccess
 
 /// Collects a response body.
 private struct Collector: ResponseBodyWriter {
@@ -43,14 +47,17 @@ private struct Harness {
         let model = try model ?? ValidationTests.softmaxModel()
         var source = ModelSource(name: "digits", version: "1", path: "/nonexistent", signature: "/nonexistent", publicKeys: [])
         source.rateLimit = modelLimit
-        var services = GatewayServices(
-            models: ModelCatalog(models: ["digits": model], sources: [source]), keys: keys, roles: Role.builtIn, limiter: RateLimiter(),
-            audit: AuditRecorder(store: try auditStore ?? SQLiteAuditStore(path: "\(directory)/audit.db")), receipts: ReceiptSigner(key: receiptKey),
-            checkpointSigner: try NoteSigner.generate(name: "test/audit"), checkpointOrigin: "test/audit",
-            maxBodyBytes: 64 * 1024, maxBatch: 8, availability: availability)
-        services.metrics = GatewayMetrics()
-        services.corsOrigins = corsOrigins
-        self.services = services
+        var options = GatewayOptions()
+        options.maxBodyBytes = 64 * 1024
+        options.maxBatch = 8
+        options.availability = availability
+        options.corsOrigins = corsOrigins
+        services = GatewayServices(
+            models: ModelCatalog(models: ["digits": model], sources: [source]),
+            stores: GatewayStores(keys: keys, audit: try auditStore ?? SQLiteAuditStore(path: "\(directory)/audit.db")), roles: Role.builtIn,
+            signers: GatewaySigners(receipts: ReceiptSigner(key: receiptKey), checkpoint: try NoteSigner.generate(name: "test/audit"),
+                                    checkpointOrigin: "test/audit"),
+            options: options)
         admin = try await keys.create(name: "admin", role: "admin", models: ["*"]).1
         inference = try await keys.create(name: "inference", role: "inference", models: ["digits"]).1
         limited = try await keys.create(name: "limited", role: "inference", models: ["digits"],
@@ -203,6 +210,28 @@ struct GatewayRouterTests {
         let (status, headers, body) = try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody())
         #expect(status == .serviceUnavailable && headers[.retryAfter] == "1", "\(String(decoding: body, as: UTF8.self))")
         #expect(headers[HTTPField.Name("MLSec-Receipt")!] == nil)
+    }
+
+    @Test("every denial is audited fail-closed: when its entry cannot be written the answer is 503, whatever the decision")
+    func deniedWithoutAuditLog() async throws {
+        let h = try await Harness(auditStore: FailingAuditStore())
+        let denials: [(HTTPRequest.Method, String, String?, [UInt8]?, String)] = [
+            (.get, "/v2/models/digits", nil, nil, "no key (401)"),
+            (.get, "/v2/models/digits", "mlsec_000000000000_" + String(repeating: "A", count: 43), nil, "unknown key (401)"),
+            (.get, "/v2/models/secret", h.inference, nil, "out of scope (404)"),
+            (.get, "/admin/keys", h.inference, nil, "missing permission (403)"),
+            (.post, "/admin/keys", h.admin, Array("{".utf8), "bad request (400)"),
+            (.get, "/no/such/route", h.inference, nil, "unknown route (404)"),
+            (.post, "/v2/models/digits/infer", h.inference, Array("[]".utf8), "invalid tensor (400)"),
+        ]
+        for (method, path, key, body, what) in denials {
+            let (status, headers, _) = try await h.request(method, path, key: key, body: body)
+            #expect(status == .serviceUnavailable && headers[.retryAfter] == "1", "\(what): \(status)")
+        }
+        // Rate limited (429) on a metadata route, whose allowed reads are not audited.
+        var statuses: [HTTPResponse.Status] = []
+        for _ in 0..<3 { statuses.append(try await h.request(.get, "/v2/models/digits", key: h.limited).0) }
+        #expect(statuses == [.ok, .ok, .serviceUnavailable])
     }
 
     @Test("audit: decisions are in the log, without the keys")

@@ -9,6 +9,10 @@ import MLSecCore
 import MLSecGateway
 import PostgresNIO
 import Testing
+import MLSecDeploy
+import MLSecReceipts
+import MLSecStores
+import MLSecAccess
 
 private let postgresURL = ProcessInfo.processInfo.environment["MLSEC_TEST_POSTGRES_URL"]
 
@@ -25,7 +29,7 @@ private var quiet: Logger {
        .serialized)
 struct PostgresRateLimiterTests {
     static func limiter() async throws -> PostgresRateLimiter {
-        try await PostgresRateLimiter(database: try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet))
+        try await PostgresRateLimiter(database: try MLSecStores.PostgresDatabase(url: postgresURL ?? "", logger: quiet))
     }
 
     static func key(_ name: String) -> String { "\(name)-\(UUID().uuidString)" }
@@ -93,9 +97,9 @@ struct PostgresRateLimiterTests {
 
     @Test("quotas shared by two replicas: each sees the other's usage after its next save, and counts add up")
     func sharedQuotas() async throws {
-        let database = try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet)
+        let database = try MLSecStores.PostgresDatabase(url: postgresURL ?? "", logger: quiet)
         let store = try await PostgresQuotaStore(database: database)
-        let other = try await PostgresQuotaStore(database: try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet))
+        let other = try await PostgresQuotaStore(database: try MLSecStores.PostgresDatabase(url: postgresURL ?? "", logger: quiet))
         let replicaA = QuotaTracker(store: store)
         let replicaB = QuotaTracker(store: other)
         let key = Self.key("quota")
@@ -122,7 +126,7 @@ struct PostgresRateLimiterTests {
 
     @Test("an unreachable server is an error within the deadline (the gateway then fails closed)")
     func unreachable() async throws {
-        let database = try MLSecGateway.PostgresDatabase(url: "postgres://mlsec@127.0.0.1:9/postgres?sslmode=disable", timeout: .milliseconds(500),
+        let database = try MLSecStores.PostgresDatabase(url: "postgres://mlsec@127.0.0.1:9/postgres?sslmode=disable", timeout: .milliseconds(500),
                                             logger: quiet)
         let start = ContinuousClock.now
         await #expect(throws: (any Error).self) { _ = try await PostgresRateLimiter(database: database) }
@@ -132,21 +136,21 @@ struct PostgresRateLimiterTests {
     @Test("TLS is required off loopback; disable is refused there")
     func tlsPolicy() throws {
         #expect(throws: (any Error).self) {
-            _ = try MLSecGateway.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: quiet)
+            _ = try MLSecStores.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: quiet)
         }
-        #expect(throws: (any Error).self) { _ = try MLSecGateway.PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: quiet) }
+        #expect(throws: (any Error).self) { _ = try MLSecStores.PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: quiet) }
     }
 }
 
 /// A database of its own on the test server (the audit log is one per database), dropped by nobody: the
 /// server is private to the test run.
-private func freshDatabase() async throws -> MLSecGateway.PostgresDatabase {
-    let admin = try MLSecGateway.PostgresDatabase(url: postgresURL ?? "", logger: quiet)
+private func freshDatabase() async throws -> MLSecStores.PostgresDatabase {
+    let admin = try MLSecStores.PostgresDatabase(url: postgresURL ?? "", logger: quiet)
     let name = "mlsec_test_\(UInt64.random(in: 0...UInt64.max))"
     _ = try await admin.withDeadline { try await admin.client.query(PostgresQuery(unsafeSQL: "CREATE DATABASE \(name)")) }
     guard var parts = URLComponents(string: postgresURL ?? "") else { throw MLSecError.usage("bad MLSEC_TEST_POSTGRES_URL") }
     parts.path = "/\(name)"
-    return try MLSecGateway.PostgresDatabase(url: parts.string ?? "", logger: quiet)
+    return try MLSecStores.PostgresDatabase(url: parts.string ?? "", logger: quiet)
 }
 
 @Suite("PostgreSQL audit log, keys and roles",
@@ -223,7 +227,7 @@ struct PostgresSharedStateTests {
     }
 
     /// A new database holding the same 40 entries, then `sql` applied to it.
-    private func freshCopy(of database: MLSecGateway.PostgresDatabase, sql: String) async throws -> PostgresAuditStore {
+    private func freshCopy(of database: MLSecStores.PostgresDatabase, sql: String) async throws -> PostgresAuditStore {
         let copyDatabase = try await freshDatabase()
         let copy = try await PostgresAuditStore(database: copyDatabase)
         _ = try await copy.append((0..<40).map { Array("entry \($0)".utf8) })
@@ -242,15 +246,15 @@ struct PostgresSharedStateTests {
         try await b.refresh()
         guard case .success(let seen) = b.authenticate(key) else { Issue.record("B refused a key A created"); return }
         #expect(seen == record, "every attribute survives the database")
-        #expect(try await b.revoke(id: record.id))
-        #expect(try await b.revoke(id: "000000000000") == false)
+        #expect(try await b.revoke(id: record.id)?.id == record.id)
+        #expect(try await b.revoke(id: "000000000000") == nil)
         if case .success = a.authenticate(key) {} else { Issue.record("A refused before its refresh (it may lag by a second)") }
         try await a.refresh()
         guard case .failure(let refusal) = a.authenticate(key) else { Issue.record("A accepted a key revoked on B"); return }
         #expect(refusal.reason == .revoked)
         // Many keys created by both at once: no change is missed by a refresh.
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<40 { group.addTask { _ = try await (i % 2 == 0 ? a : b).create(name: "k\(i)", role: "inference", models: []) } }
+            for i in 0..<40 { group.addTask { _ = try await (i % 2 == 0 ? a : b).create(name: "k\(i)", role: "inference", models: ["*"]) } }
             try await group.waitForAll()
         }
         try await a.refresh()

@@ -2,6 +2,7 @@
 
 import Foundation
 import HTTPTypes
+import MLSecAccess
 
 /// The availability limits from the configuration (`limits`), with strict defaults.
 public struct AvailabilityLimits: Sendable, Equatable {

@@ -1,6 +1,7 @@
 // AuthenticationMiddleware: API keys (Authorization: Bearer mlsec_...); every route but health needs one.
 
 import Hummingbird
+import MLSecAccess
 import MLSecAudit
 import NIOCore
 import NIOSSL
@@ -8,6 +9,7 @@ import SwiftASN1
 import X509
 import Foundation
 import HTTPTypes
+import Logging
 
 /// Authenticates the caller; unauthenticated requests get 401 (and an audit entry), except for the public
 /// health and API-description routes.
@@ -17,6 +19,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let jwt: JWTAuthenticator?
     let roles: RoleBook
     let audit: AuditRecorder?
+    let metrics: GatewayMetrics?
     /// Mutual TLS: client certificate subject common names mapped to principals.
     let clientCertificates: [String: ClientCertificateMapping]
 
@@ -56,6 +59,11 @@ struct AuthenticationMiddleware: RouterMiddleware {
         case .failure(let refusal) where refusal.reason == .unavailable:
             // Fail closed: without a fresh view of revocations no key is accepted, and the caller may retry.
             throw await refuse(request, context, reason: "api key check unavailable: \(refusal.detail)", error: .unavailable("the key store is unavailable; retry later"))
+        case .failure(let refusal) where refusal.reason == .unreadable:
+            // A stored record that cannot be decoded is refused, never read as "no expiry" or "no quota".
+            metrics?.unreadableKey()
+            context.logger.error("refused an API key whose stored record cannot be read", metadata: ["detail": "\(refusal.detail)"])
+            throw await refuse(request, context, reason: "api key unreadable: \(refusal.detail)")
         case .failure(let refusal):
             throw await refuse(request, context, reason: "api key \(refusal.reason.rawValue)")
         case .success(let record):
@@ -82,14 +90,10 @@ struct AuthenticationMiddleware: RouterMiddleware {
 
     private func refuse(_ request: Request, _ context: Context, reason: String,
                         error: GatewayError = .unauthenticated) async -> GatewayError {
-        var error = error
-        if let audit {
-            try? await audit.record(AuditEvent(
-                actor: "anonymous", action: "authenticate", resource: String(request.uri.path.prefix(200)), decision: .deny,
-                reason: reason, requestID: context.requestID))
-        }
-        error.audited = true
-        return error
+        guard let audit else { return error }
+        return await audit.refusal(error, AuditEvent(
+            actor: "anonymous", action: "authenticate", resource: String(request.uri.path.prefix(200)), decision: .deny,
+            reason: reason, requestID: context.requestID))
     }
 
     /// The credential without surrounding spaces and tabs (RFC 9110 optional whitespace).

@@ -47,6 +47,11 @@ public final class GatewayMetrics: Sendable {
         registry.makeCounter(name: "mlsec_alerts_total", labels: [("kind", kind), ("model", model)]).increment()
     }
 
+    /// A key refused because its stored record cannot be decoded (alert on any increase).
+    func unreadableKey() {
+        registry.makeCounter(name: "mlsec_api_key_unreadable_total", labels: []).increment()
+    }
+
     /// The text exposition format.
     public func exposition() -> [UInt8] { registry.emitToBuffer() }
 }

@@ -3,6 +3,7 @@
 
 import Foundation
 import Hummingbird
+import MLSecAccess
 import MLSecAudit
 import HTTPTypes
 
@@ -38,14 +39,11 @@ struct RateLimitMiddleware: RouterMiddleware {
         ]
         guard decision.allowed else {
             headers[.retryAfter] = String(max(1, Self.seconds(decision.retryAfter)))
-            if let audit {
-                try? await audit.record(AuditEvent(
-                    actor: principal.id, action: "rate_limit", resource: String(request.uri.path.prefix(200)), decision: .deny,
-                    reason: "rate limited", requestID: context.requestID))
-            }
-            var error = GatewayError(.tooManyRequests, "rate limit exceeded; retry later", headers: headers)
-            error.audited = true
-            throw error
+            let error = GatewayError(.tooManyRequests, "rate limit exceeded; retry later", headers: headers)
+            guard let audit else { throw error }
+            throw await audit.refusal(error, AuditEvent(
+                actor: principal.id, action: "rate_limit", resource: String(request.uri.path.prefix(200)), decision: .deny,
+                reason: "rate limited", requestID: context.requestID))
         }
         var response = try await next(request, context)
         for field in headers { response.headers[field.name] = field.value }

@@ -6,6 +6,7 @@ import Foundation
 import HTTPTypes
 import Logging
 import MLSecCore
+import MLSecAccess
 
 /// Gives every request an id (`X-Request-Id`), renders every error as `{"error": "..."}` without internal
 /// detail, audits errors that no inner control recorded, and sets security headers on every response.
@@ -33,25 +34,35 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch let error as GatewayError {
+            var error = error
             if !error.audited, let audit {
-                try? await audit.record(AuditEvent(
-                    actor: "unknown", action: request.method.rawValue.lowercased(), resource: String(request.uri.path.prefix(200)),
-                    decision: error.status.code >= 500 ? .error : .deny, reason: String(error.auditReason.prefix(200)),
-                    requestID: context.requestID))
+                error = await audit.refusal(error, AuditEvent(
+                    actor: context.principal?.id ?? "unknown", action: request.method.rawValue.lowercased(),
+                    resource: String(request.uri.path.prefix(200)), decision: error.status.code >= 500 ? .error : .deny,
+                    reason: error.auditReason, requestID: context.requestID))
             }
             response = try error.response(from: request, context: context)
         } catch let error as HTTPError {
             // Router-level errors (no such route, method not allowed, body too large).
             let message = error.status == .contentTooLarge ? "the request body is too large" : (error.status.reasonPhrase.lowercased())
+            var refusal = GatewayError(error.status, message)
             if let audit {
-                try? await audit.record(AuditEvent(
-                    actor: "unknown", action: request.method.rawValue.lowercased(), resource: String(request.uri.path.prefix(200)),
-                    decision: .deny, reason: message, requestID: context.requestID))
+                refusal = await audit.refusal(refusal, AuditEvent(
+                    actor: context.principal?.id ?? "unknown", action: request.method.rawValue.lowercased(),
+                    resource: String(request.uri.path.prefix(200)), decision: error.status.code >= 500 ? .error : .deny,
+                    reason: message, requestID: context.requestID))
             }
-            response = GatewayResponse.json(.object([("error", .string(message))]), status: error.status)
+            response = try refusal.response(from: request, context: context)
         } catch {
             context.logger.error("internal error", metadata: ["request_id": "\(context.requestID)", "error": "\(error)"])
-            response = GatewayResponse.json(.object([("error", .string("internal error"))]), status: .internalServerError)
+            var failure = GatewayError(.internalServerError, "internal error", auditReason: "internal error")
+            if let audit {
+                failure = await audit.refusal(failure, AuditEvent(
+                    actor: context.principal?.id ?? "unknown", action: request.method.rawValue.lowercased(),
+                    resource: String(request.uri.path.prefix(200)), decision: .error, reason: "internal error",
+                    requestID: context.requestID))
+            }
+            response = try failure.response(from: request, context: context)
         }
         for (name, value) in Self.headers { response.headers[name] = value }
         response.headers[Self.requestIDHeader] = context.requestID

@@ -93,8 +93,15 @@ public struct ModelVerifier: Sendable {
         return try compare(modelPath: modelPath, manifest: manifest, options: options, progress: progress)
     }
 
-    public static func compare(modelPath: String, manifest: Manifest, options: VerificationOptions,
-                        progress: HashingProgress?) throws -> VerificationReport {
+    /// What a comparison covers: the files on disk to hash (walked with the signature's own ignore rules),
+    /// the part of the manifest they must match, and warnings for the user.
+    struct Plan {
+        var files: [ModelFile]
+        var expected: Manifest
+        var warnings: [String]
+    }
+
+    static func plan(modelPath: String, manifest: Manifest, options: VerificationOptions) throws -> Plan {
         var warnings: [String] = []
         let signedPaths = manifest.filePaths
         var ignores = manifest.serialization.ignorePaths
@@ -134,9 +141,16 @@ public struct ModelVerifier: Sendable {
         for link in tree.skippedDirectoryLinks {
             warnings.append("\(link) is a symbolic link to a directory and was not followed")
         }
+        return Plan(files: files, expected: expected, warnings: warnings)
+    }
+
+    public static func compare(modelPath: String, manifest: Manifest, options: VerificationOptions,
+                        progress: HashingProgress?) throws -> VerificationReport {
+        let plan = try plan(modelPath: modelPath, manifest: manifest, options: options)
+        let files = plan.files
         let hashed = try options.hasher.hash(files: files, serialization: manifest.serialization,
                                              modelName: manifest.modelName, progress: progress)
-        let changes = ManifestComparison(expected: expected, actual: hashed.manifest)
-        return VerificationReport(manifest: manifest, changes: changes, warnings: warnings, filesChecked: files.count)
+        let changes = ManifestComparison(expected: plan.expected, actual: hashed.manifest)
+        return VerificationReport(manifest: manifest, changes: changes, warnings: plan.warnings, filesChecked: files.count)
     }
 }

@@ -25,6 +25,13 @@ public final class RateLimiter: Sendable {
         public var resetSeconds: Double
         /// Seconds to wait before a retry can succeed (0 when allowed).
         public var retryAfter: Double
+
+        public init(allowed: Bool, remaining: Int, resetSeconds: Double, retryAfter: Double) {
+            self.allowed = allowed
+            self.remaining = remaining
+            self.resetSeconds = resetSeconds
+            self.retryAfter = retryAfter
+        }
     }
 
     /// One limit to check: the key it counts under, the rate, the cost of this request.

@@ -27,3 +27,12 @@ public final class RoleBook: Sendable {
         roles.withLock { $0 = merged }
     }
 }
+
+/// Where custom roles are shared between replicas (PostgreSQL): each replica publishes its configuration's
+/// custom roles and reads back the published set.
+public protocol RoleStore: Sendable {
+    /// Makes `roles`' custom roles (built-in ones are skipped) the published set.
+    func publish(_ roles: [String: Role]) async throws
+    /// The published custom roles.
+    func load() async throws -> [String: Role]
+}

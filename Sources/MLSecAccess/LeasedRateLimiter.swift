@@ -1,6 +1,7 @@
 // LeasedRateLimiter: the shared limiter with local allowances, so busy keys do not pay a round trip each.
 
 import Foundation
+import MLSecCore
 import Synchronization
 
 /// Wraps the shared (PostgreSQL) limiter with a local-allowance scheme: when a key's limit is high (at least
@@ -16,7 +17,7 @@ import Synchronization
 /// makes an exact round trip of its own), instead of each queueing a round trip on the same rows: a convoy
 /// that grows with the concurrency and strands reserved units.
 public final class LeasedRateLimiter: RateLimitBackend {
-    let shared: any RateLimitBackend
+    public let shared: any RateLimitBackend
     let lease: Double
     private let clock: @Sendable () -> Double
     private struct Allowance {
@@ -35,6 +36,8 @@ public final class LeasedRateLimiter: RateLimitBackend {
         self.lease = Double(lease.components.seconds) + Double(lease.components.attoseconds) / 1e18
         self.clock = clock
     }
+
+    public func maintain() async throws { try await shared.maintain() }
 
     /// Extra units reserved per round trip for `limit` (0: exact, every request goes to the database).
     static func chunk(_ limit: RateLimit) -> Double {

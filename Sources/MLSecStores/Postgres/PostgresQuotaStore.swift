@@ -1,6 +1,7 @@
 // PostgresQuotaStore: quota usage shared by replicas in PostgreSQL.
 
 import Foundation
+import MLSecAccess
 import PostgresNIO
 
 /// Quota usage per (key, window) in PostgreSQL: each replica adds its deltas (an upsert that adds, so

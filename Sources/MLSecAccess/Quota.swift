@@ -29,13 +29,13 @@ public struct QuotaLimits: Sendable, Equatable {
     }
 
     /// Parses `{"daily_requests": N, ...}` (hostile input: closed set of fields, 1...10^15 each).
-    public init(json value: JSONValue) throws(GatewayError) {
-        guard let members = value.objectValue else { throw .badRequest("quota must be an object") }
+    public init(json value: JSONValue) throws(MLSecError) {
+        guard let members = value.objectValue else { throw .usage("quota must be an object") }
         var values: [String: Int] = [:]
         for (key, member) in members {
-            guard Self.fields.contains(key) else { throw .badRequest("unknown quota field \"\(key.prefix(40))\"") }
+            guard Self.fields.contains(key) else { throw .usage("unknown quota field \"\(key.prefix(40))\"") }
             guard let n = member.integerValue, n >= 1, n <= 1_000_000_000_000_000 else {
-                throw .badRequest("quota \(key) must be an integer in 1...10^15")
+                throw .usage("quota \(key) must be an integer in 1...10^15")
             }
             values[key] = n
         }

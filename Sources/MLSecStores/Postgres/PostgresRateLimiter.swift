@@ -1,6 +1,7 @@
 // PostgresRateLimiter: GCRA state in PostgreSQL, one round trip per decision, one limit for every replica.
 
 import Foundation
+import MLSecAccess
 import Logging
 import MLSecCore
 import PostgresNIO
@@ -87,6 +88,8 @@ public final class PostgresRateLimiter: RateLimitBackend {
     }
 
     /// Deletes keys whose bucket is full again (their TAT is in the past): called by the maintenance service.
+    public func maintain() async throws { try await sweep() }
+
     public func sweep() async throws {
         let client = database.client
         try await database.withDeadline {

@@ -45,15 +45,37 @@ public final class SQLiteKeyBackend: APIKeyBackend {
     public func changes(since version: Int64?) async throws -> (records: [APIKeyRecord], version: Int64) {
         try await database.read { db in
             let rows = try Row.fetchAll(db, sql: "SELECT * FROM api_keys WHERE version > ? ORDER BY version", arguments: [version ?? -1])
-            let records = rows.map { row in
-                APIKeyRecord(APIKeyRecord.Columns(
-                    id: row["id"], name: row["name"], role: row["role"], models: row["models"], created: row["created"],
-                    secretHash: [UInt8](row["secret_hash"] as Data), expiresAt: row["expires_at"], revoked: (row["revoked"] as Int) != 0,
-                    requestsPerSecond: row["rps"], burst: row["burst"], policy: row["policy"]))
-            }
+            let records = rows.compactMap(Self.record)
             let newest = try Int64.fetchOne(db, sql: "SELECT max(version) FROM api_keys") ?? 0
             return (records, max(version ?? 0, newest))
         }
+    }
+
+    /// A row as a record. Columns are read by their stored type, never trusted: a value of the wrong type
+    /// makes the record unreadable (its key is refused), and a row without a readable id is left out.
+    static func record(_ row: Row) -> APIKeyRecord? {
+        func text(_ column: String) -> String? { String.fromDatabaseValue(row[column] as DatabaseValue) }
+        guard let id = text("id") else { return nil }
+        let hash = (row["secret_hash"] as DatabaseValue).storage
+        let secretHash: [UInt8] = if case .blob(let data) = hash { [UInt8](data) } else { [] }
+        let revoked = Int64.fromDatabaseValue(row["revoked"] as DatabaseValue)
+        let rps = row["rps"] as DatabaseValue
+        let burst = row["burst"] as DatabaseValue
+        var record = APIKeyRecord(APIKeyRecord.Columns(
+            id: id, name: text("name") ?? "", role: text("role") ?? "", models: text("models") ?? "", created: text("created") ?? "",
+            secretHash: secretHash, expiresAt: text("expires_at"), revoked: revoked != 0,
+            requestsPerSecond: Double.fromDatabaseValue(rps), burst: Int.fromDatabaseValue(burst), policy: text("policy")))
+        var unreadable = ["name", "role", "models", "created"].first { text($0) == nil }
+        for (column, value, readable) in [
+            ("revoked", row["revoked"] as DatabaseValue, revoked != nil),
+            ("rps", rps, Double.fromDatabaseValue(rps) != nil), ("burst", burst, Int.fromDatabaseValue(burst) != nil),
+            ("expires_at", row["expires_at"] as DatabaseValue, text("expires_at") != nil),
+            ("policy", row["policy"] as DatabaseValue, text("policy") != nil),
+        ] where unreadable == nil && !readable && (column == "revoked" || !value.isNull) {
+            unreadable = column
+        }
+        if record.defect == nil, let unreadable { record.defect = "the stored \(unreadable) has the wrong type" }
+        return record
     }
 
     public func insert(_ record: APIKeyRecord) async throws {

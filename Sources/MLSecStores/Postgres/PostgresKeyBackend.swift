@@ -1,6 +1,7 @@
 // PostgresKeyBackend: API key records (and their quota usage) in PostgreSQL, shared by every gateway replica.
 
 import Foundation
+import MLSecAccess
 import MLSecCore
 import NIOCore
 import PostgresNIO

@@ -56,9 +56,16 @@ public struct Receipt: Sendable, Equatable {
             throw MLSecError.malformed("the receipt has no \(key)")
         }
         self.fields = fields
+        // Only the one canonical encoding is a receipt: a re-encoded copy would verify but no longer match the
+        // receipt digest the audit log recorded.
+        guard Self.canonicalJSON(of: fields, keys: Self.allFields) == bytes,
+            Base64.encodeURL(bytes) == text.trimmingCharacters(in: .whitespacesAndNewlines)
+        else {
+            throw MLSecError.malformed("the receipt is not in its canonical encoding (sorted keys, no whitespace, unpadded base64url)")
+        }
     }
 
-    init(fields: [String: String]) { self.fields = fields }
+    package init(fields: [String: String]) { self.fields = fields }
 
     /// Verifies the signature with `key`, and optionally that the receipt covers these exact request and
     /// response bodies.
@@ -87,12 +94,13 @@ public struct ReceiptSigner: Sendable {
         keyID = String(Hex.encode(SHA256.hash(data: Array(key.publicKey.pemRepresentation.utf8))).prefix(16))
     }
 
-    public func issue(model: LoadedModel, request: [UInt8], response: [UInt8]) throws -> Receipt {
+    /// A receipt that `model` (name, version and `sha256:` digest) answered `request` with `response`.
+    public func issue(model: String, version: String, digest: String, request: [UInt8], response: [UInt8]) throws -> Receipt {
         // Two 64-bit draws (two getrandom calls), not sixteen one-byte draws.
         var random = SystemRandomNumberGenerator()
         let id = [random.next(), random.next()].flatMap { word in (0..<8).map { UInt8(truncatingIfNeeded: word >> (8 * $0)) } }
         var fields = [
-            "model": model.name, "model_version": model.version, "model_digest": model.digest,
+            "model": model, "model_version": version, "model_digest": digest,
             "request_sha256": Hex.encode(SHA256.hash(data: request)),
             "response_sha256": Hex.encode(SHA256.hash(data: response)), "time": RFC3339.now(fractional: true),
             "key_id": keyID, "receipt_id": Hex.encode(id),

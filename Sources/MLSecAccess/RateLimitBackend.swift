@@ -6,6 +6,12 @@ public protocol RateLimitBackend: Sendable {
     /// Decisions in the order of `items`; the request is charged only if every item admits it.
     /// - Throws: when the state cannot be reached; the gateway then refuses (fails closed).
     func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision]
+    /// Periodic housekeeping (a shared store drops the state of idle keys); called about once a minute.
+    func maintain() async throws
+}
+
+extension RateLimitBackend {
+    public func maintain() async throws {}
 }
 
 extension RateLimiter: RateLimitBackend {

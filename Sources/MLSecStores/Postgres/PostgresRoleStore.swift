@@ -1,6 +1,7 @@
 // PostgresRoleStore: the custom roles in PostgreSQL, one policy for every replica.
 
 import Foundation
+import MLSecAccess
 import MLSecCore
 import PostgresNIO
 
@@ -8,7 +9,7 @@ import PostgresNIO
 /// configuration's custom roles when it starts and on SIGHUP (replacing the whole set in one transaction:
 /// the configuration published last defines the roles), and reads them back every second, so that all
 /// replicas enforce one role policy whichever of them read a changed file.
-public final class PostgresRoleStore: Sendable {
+public final class PostgresRoleStore: RoleStore {
     let database: PostgresDatabase
 
     static let schema: [PostgresQuery] = [

@@ -1,0 +1,110 @@
+// ModelLoader: the one model-loading pipeline: authenticate, read once while hashing, decrypt, scan, build.
+
+import MLSecCore
+import MLSecEncryption
+import MLSecEngine
+import MLSecIntegrity
+import MLSecScan
+
+/// A model that passed every check, with the engine built from the bytes that were checked.
+public struct VerifiedModel: Sendable {
+    public var name: String
+    public var version: String
+    /// The signed manifest's root digest, `sha256:<hex>`.
+    public var digest: String
+    /// The authenticated manifest.
+    public var manifest: Manifest
+    /// The engine model built from the verified (and decrypted) bytes.
+    public var model: Model
+    /// Which files were encrypted at rest.
+    public var encryptedFiles: [String]
+    /// Notes from verification that do not change the verdict.
+    public var warnings: [String]
+}
+
+/// Loads a model with every check, in an order that judges the bytes it uses:
+/// 1. the signature bundle is authenticated with one of the trusted public keys (nothing on disk is read
+///    before the manifest is trusted);
+/// 2. every file of the model directory is read once into memory and hashed while it is read, and the hashes
+///    must equal the signed manifest's (extra, missing or changed files refuse the model);
+/// 3. encrypted files (`.age`) are decrypted in memory from those same bytes;
+/// 4. the scanner judges the weights bytes;
+/// 5. the engine model is built from the same bytes.
+/// A file swapped or rewritten on disk while this runs cannot reach the engine: the bytes that were hashed are
+/// the bytes that are used.
+public struct ModelLoader: Sendable {
+    /// Most bytes a model directory may hold (the files are held in memory while they are checked).
+    public var maxModelBytes: Int
+    public var scanner: ModelScanner
+
+    public init(maxModelBytes: Int = 1 << 30, scanner: ModelScanner = ModelScanner()) {
+        self.maxModelBytes = maxModelBytes
+        self.scanner = scanner
+    }
+
+    /// The files a model directory serves, each either plain or age-encrypted (`<file>.age`).
+    public static let modelFiles = [ModelStore.specFile, ModelStore.weightsFile]
+
+    /// Loads `location` (already resolved to one version).
+    /// - Throws: `MLSecError`: `verificationFailed` when no trusted key verifies the signature, the files do not
+    ///   match it, or the scanner does not call the weights clean; `usage` for an encrypted model without
+    ///   identities; `malformed`/`io` for missing or unreadable files.
+    public func load(_ location: ModelLocation) async throws -> VerifiedModel {
+        let manifest = try await authenticate(location)
+        let contents = try ModelVerifier.readVerified(modelPath: location.path, manifest: manifest, maxBytes: maxModelBytes)
+        var plain: [String: [UInt8]] = [:]
+        var encrypted: [String] = []
+        for file in Self.modelFiles {
+            let (bytes, wasEncrypted) = try plaintext(of: file, in: contents, location: location)
+            plain[file] = bytes
+            if wasEncrypted { encrypted.append(file) }
+        }
+        let weights = plain[ModelStore.weightsFile] ?? []
+        let report = scanner.scanBytes(weights, name: ModelStore.weightsFile)
+        guard report.verdict == .clean else {
+            throw MLSecError.verificationFailed(
+                "model \(location.name) was not loaded: the scanner found \(ModelStore.weightsFile) \(report.verdict.rawValue)")
+        }
+        let model = try ModelStore.load(specBytes: plain[ModelStore.specFile] ?? [], weightsBytes: weights)
+        return VerifiedModel(name: location.name, version: location.version, digest: contents.digest, manifest: manifest, model: model,
+                             encryptedFiles: encrypted, warnings: contents.warnings)
+    }
+
+    /// The manifest of the first trusted key the signature verifies with.
+    func authenticate(_ location: ModelLocation) async throws -> Manifest {
+        guard !location.publicKeys.isEmpty else {
+            throw MLSecError.usage("model \(location.name) has no trusted public key to verify its signature with")
+        }
+        let bundle = try SignatureBundle(fileBytes: try ReadOnlyFile.readAll(location.signature, maxBytes: 16 << 20, what: "signature"))
+        var failures: [String] = []
+        for keyPath in location.publicKeys {
+            let pem = String(decoding: try ReadOnlyFile.readAll(keyPath, maxBytes: 1 << 20, what: "public key"), as: UTF8.self)
+            let key = try ModelVerifyingKey(pem: pem)
+            do {
+                return try await ModelVerifier(trust: .publicKey(key)).authenticate(bundle)
+            } catch let error as MLSecError where error.code == .verificationFailed {
+                failures.append("\(keyPath): \(error.message)")
+            }
+        }
+        throw MLSecError.verificationFailed(
+            "model \(location.name) was not loaded: its signature does not verify with a trusted key (\(failures.joined(separator: "; ")))")
+    }
+
+    /// The plaintext of `file` from the verified contents: the file itself, or its `.age` form decrypted in memory.
+    func plaintext(of file: String, in contents: VerifiedContents, location: ModelLocation) throws -> (bytes: [UInt8], encrypted: Bool) {
+        switch (contents[file], contents["\(file).age"]) {
+        case (let bytes?, nil):
+            return (bytes, false)
+        case (nil, let sealed?):
+            let identities = try location.identities.flatMap { try AgeKeyFiles.readIdentities($0) }
+            guard !identities.isEmpty else {
+                throw MLSecError.usage("model \(location.name): \(file).age is encrypted; configure an identity to decrypt it")
+            }
+            return (try Age.decrypt(bytes: sealed, identities: identities, maxBytes: maxModelBytes), true)
+        case (_?, _?):
+            throw MLSecError.malformed("model \(location.name) holds both \(file) and \(file).age; keep only one of them")
+        case (nil, nil):
+            throw MLSecError.malformed("model \(location.name) has no \(file) (or \(file).age) in \(location.path)")
+        }
+    }
+}

@@ -1,0 +1,92 @@
+// StateStores: opens where a gateway keeps its state: SQLite files in its state directory, or PostgreSQL.
+
+import Foundation
+import Logging
+import MLSecAccess
+import MLSecAudit
+import MLSecCore
+
+/// A PostgreSQL server for state shared by replicas.
+public struct DatabaseSettings: Sendable, Equatable {
+    /// `postgres://user[:password]@host[:port]/database[?sslmode=...]`.
+    public var url: String
+    /// A file holding the password (instead of the URL).
+    public var passwordFile: String?
+
+    public init(url: String, passwordFile: String? = nil) {
+        self.url = url
+        self.passwordFile = passwordFile
+    }
+}
+
+/// The stores a gateway keeps its state in, opened by the caller (the `mlsec serve` command, a test) and
+/// handed to the gateway, which never opens a database itself. Embedded (one gateway): `gateway.db` (API keys
+/// and quota usage) and `audit.db` (the Merkle log) in the state directory, rate limits in memory. With
+/// PostgreSQL (replicas): keys and quota usage, custom roles, GCRA state and the audit log all live there.
+public struct StateStores: Sendable {
+    public var keys: APIKeyStore
+    public var audit: any AuditStore
+    /// Shared GCRA state (nil: this process decides alone).
+    public var rateLimits: (any RateLimitBackend)?
+    /// Shared custom roles (nil: this process's configuration alone).
+    public var roles: (any RoleStore)?
+
+    public init(keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)? = nil, roles: (any RoleStore)? = nil) {
+        self.keys = keys
+        self.audit = audit
+        self.rateLimits = rateLimits
+        self.roles = roles
+    }
+
+    /// Opens the stores: the state directory's SQLite files, or PostgreSQL when `database` is given (the
+    /// custom `roles` are then published for every replica).
+    /// - Parameter keys: an SQLite key store already open in the state directory, used instead of opening it again.
+    public static func open(stateDirectory: String, database: DatabaseSettings?, roles: [String: Role],
+                            keys: APIKeyStore? = nil) async throws -> StateStores {
+        guard let database else {
+            try ensureDirectory(stateDirectory)
+            let keyStore = if let keys { keys } else { try await keyStore(stateDirectory: stateDirectory) }
+            return StateStores(keys: keyStore, audit: try SQLiteAuditStore(path: "\(stateDirectory)/audit.db"))
+        }
+        let pool = try postgres(database)
+        do {
+            let roleStore = try await PostgresRoleStore(database: pool)
+            try await roleStore.publish(roles)
+            return StateStores(keys: try await APIKeyStore(backend: try await PostgresKeyBackend(database: pool)),
+                               audit: try await PostgresAuditStore(database: pool),
+                               rateLimits: LeasedRateLimiter(shared: try await PostgresRateLimiter(database: pool)), roles: roleStore)
+        } catch let error as MLSecError {
+            throw error
+        } catch {
+            throw MLSecError.io("cannot prepare the shared state in PostgreSQL (\(pool.location)): \(String(describing: error).prefix(300))")
+        }
+    }
+
+    /// The key store alone (for `mlsec apikey`): the state directory's, or PostgreSQL's.
+    public static func keyStore(stateDirectory: String, database: DatabaseSettings?) async throws -> APIKeyStore {
+        guard let database else {
+            try ensureDirectory(stateDirectory)
+            return try await keyStore(stateDirectory: stateDirectory)
+        }
+        return try await APIKeyStore(backend: try await PostgresKeyBackend(database: try postgres(database)))
+    }
+
+    /// Opens `gateway.db` in `stateDirectory`.
+    public static func keyStore(stateDirectory: String) async throws -> APIKeyStore {
+        try await APIKeyStore(backend: try SQLiteKeyBackend(directory: stateDirectory))
+    }
+
+    /// A connection pool to `settings`' server.
+    public static func postgres(_ settings: DatabaseSettings) throws -> PostgresDatabase {
+        try PostgresDatabase(url: settings.url, passwordFile: settings.passwordFile, logger: Logger(label: "mlsec.postgres"))
+    }
+
+    /// Creates `path` (mode 0700) when it does not exist.
+    public static func ensureDirectory(_ path: String) throws {
+        if !FileStatus.exists(path) {
+            guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+                throw MLSecError.io("cannot create \(path): \(FileStatus.errnoText())")
+            }
+        }
+    }
+}
