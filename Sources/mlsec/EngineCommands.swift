@@ -34,15 +34,16 @@ struct PredictCommand: AsyncParsableCommand {
             Examples:
               mlsec predict --model ./digits-mlp --data digits-test --label-column label
               mlsec predict --model ./digits-mlp --data inputs.csv --format csv
+              mlsec predict --model ./digits-mlp --signature digits.sig --public-key publisher.pub --data inputs.csv
             """)
 
-    @Option(help: "Model directory (model.json + weights.safetensors).") var model: String
+    @OptionGroup var input: ModelInput
     @Option(help: "CSV file with a header row, or digits / digits-train / digits-test.") var data: String
     @Option(name: .customLong("label-column"), help: "Column to leave out of the features.") var labelColumn: String?
     @Option(help: "Output: json or csv.") var format: PredictFormat = .json
 
     func run() async throws {
-        let m = try ModelStore.load(directory: model)
+        let m = try await input.load()
         let dataset = try loadDataset(data, labelColumn: labelColumn)
         let outputs = try Predictor.outputs(m, data: dataset)
         let width = m.outputSize
@@ -71,12 +72,12 @@ struct EvaluateCommand: AsyncParsableCommand {
         abstract: "Accuracy (argmax == label) of a model on labelled CSV rows.",
         discussion: "Example:\n  mlsec evaluate --model ./digits-mlp --data digits-test --label-column label")
 
-    @Option(help: "Model directory.") var model: String
+    @OptionGroup var input: ModelInput
     @Option(help: "CSV file or digits / digits-train / digits-test.") var data: String
     @Option(name: .customLong("label-column"), help: "The label column.") var labelColumn: String
 
     func run() async throws {
-        let m = try ModelStore.load(directory: model)
+        let m = try await input.load()
         let dataset = try loadDataset(data, labelColumn: labelColumn)
         let result = try Trainer.evaluate(m, on: dataset)
         printJSON(.object([
@@ -165,12 +166,12 @@ struct ModelCommand: AsyncParsableCommand {
             abstract: "Zero the smallest-magnitude fraction of the weights (biases kept).",
             discussion: "Example:\n  mlsec model prune --model ./digits-mlp --fraction 0.5 --out ./digits-mlp-pruned")
 
-        @Option(help: "Model directory.") var model: String
+        @OptionGroup var input: ModelInput
         @Option(help: "Fraction of weights to zero, 0...1.") var fraction: Double
         @Option(help: "Output model directory.") var out: String
 
         func run() async throws {
-            var m = try ModelStore.load(directory: model)
+            var m = try await input.load()
             let zeroed = try m.prune(fraction: fraction)
             try ModelStore.save(m, to: out)
             printJSON(.object([("out", .string(out)), ("zeroed", .int(zeroed)), ("parameters", .int(m.parameterCount))]))

@@ -130,3 +130,25 @@ def test_single_file_model(tmp_path, keys):
         mlsec("verify", f, "--signature", sig, "--public-key", keys["p256"][1], check=0)
     model_signing_cli("sign", "key", f, "--signature", tmp_path / "py.sig", "--private_key", keys["p256"][0], check=0)
     mlsec("verify", f, "--signature", tmp_path / "py.sig", "--public-key", keys["p256"][1], check=0)
+
+
+def test_engine_commands_load_signed_models_through_the_pipeline(tmp_path, keys):
+    """predict/evaluate/prune with --signature load a model only when it verifies (read once, hashed, scanned)."""
+    model = tmp_path / "digits"
+    mlsec("train", "--data", "digits-train", "--label-column", "label", "--architecture", "mlp:64-16-10",
+          "--epochs", "1", "--out", model, check=0)
+    sig = tmp_path / "digits.sig"
+    sign(model, keys, sig)
+    pub = keys["p256"][1]
+    out = json.loads(mlsec("evaluate", "--model", model, "--signature", sig, "--public-key", pub,
+                           "--data", "digits-test", "--label-column", "label", check=0).stdout)
+    assert out["n"] > 0
+    weights = model / "weights.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1
+    weights.write_bytes(bytes(data))
+    proc = mlsec("evaluate", "--model", model, "--signature", sig, "--public-key", pub,
+                 "--data", "digits-test", "--label-column", "label")
+    assert proc.returncode == 1 and "weights.safetensors was modified" in proc.stderr
+    proc = mlsec("evaluate", "--model", model, "--signature", sig, "--data", "digits-test", "--label-column", "label")
+    assert proc.returncode == 2 and "--public-key" in proc.stderr

@@ -116,24 +116,6 @@ final class WindowedReader {
     }
 }
 
-/// Little-endian field access on a byte array whose length the caller has already checked.
-enum LittleEndian {
-    static func u16(_ b: [UInt8], _ at: Int) -> UInt16 {
-        guard at >= 0, at + 2 <= b.count else { return 0 }
-        return UInt16(b[at]) | UInt16(b[at + 1]) << 8
-    }
-
-    static func u32(_ b: [UInt8], _ at: Int) -> UInt32 {
-        guard at >= 0, at + 4 <= b.count else { return 0 }
-        return UInt32(b[at]) | UInt32(b[at + 1]) << 8 | UInt32(b[at + 2]) << 16 | UInt32(b[at + 3]) << 24
-    }
-
-    static func u64(_ b: [UInt8], _ at: Int) -> UInt64 {
-        guard at >= 0, at + 8 <= b.count else { return 0 }
-        return UInt64(u32(b, at)) | UInt64(u32(b, at + 4)) << 32
-    }
-}
-
 /// Overflow-checked arithmetic on offsets and lengths.
 enum Checked {
     /// `a + b`, or `nil` on overflow or when either is negative.

@@ -1,6 +1,7 @@
 // KerasConfigInspector: finds Lambda layers and function references in Keras model configs (.keras and .h5).
 
 import MLSecCore
+import MLSecFormats
 
 /// Inspects a Keras model configuration (JSON).
 struct KerasConfigInspector {

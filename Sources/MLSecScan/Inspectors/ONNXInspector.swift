@@ -1,21 +1,17 @@
-// ONNXInspector: walks an ONNX ModelProto (protobuf) and checks external-data locations stay in the model folder.
+// ONNXInspector: judges ONNX models: external-data locations must stay in the model's folder.
 
 import MLSecCore
+import MLSecFormats
 
-/// Inspects ONNX models without a protobuf library: only the fields needed to find tensors are decoded,
-/// everything else (including raw weight data) is skipped.
+/// Inspects ONNX models read by ``MLSecFormats/ONNXReader``.
 struct ONNXInspector {
-    /// A ModelProto starts with ir_version (field 1, varint) followed by another known ModelProto field.
-    static func looksLikeModel(_ prefix: [UInt8]) -> Bool {
-        guard prefix.count >= 3, prefix[0] == 0x08, (1...20).contains(prefix[1]) else { return false }
-        return [0x12, 0x1a, 0x22, 0x28, 0x32, 0x3a, 0x42, 0x72].contains(prefix[2])
-    }
+    static func looksLikeModel(_ prefix: [UInt8]) -> Bool { ONNXReader.looksLikeModel(prefix) }
 
     func inspect(_ source: ModelScanner.Source, location: String?, findings: inout [Finding]) throws {
         var cursor = try ByteCursor(source)
         var locations: [(tensor: String, path: String)] = []
         do {
-            try message(&cursor, end: cursor.size, kind: .model, depth: 0, locations: &locations)
+            locations = try ONNXReader.externalDataLocations(&cursor)
         } catch let error as MLSecError where error.code == .malformed {
             findings.append(Finding(.high, rule: "onnx-malformed", message: error.message, location: location, class: .malformed))
         }
@@ -31,78 +27,5 @@ struct ONNXInspector {
         if path.isEmpty || path.hasPrefix("/") || path.hasPrefix("\\") || path.contains(":") || path.utf8.contains(0) { return false }
         let parts = path.split(whereSeparator: { $0 == "/" || $0 == "\\" })
         return !parts.contains("..")
-    }
-
-    enum Kind { case model, graph, node, attribute, tensor, sparseTensor, entry }
-
-    private func varint(_ c: inout ByteCursor) throws -> UInt64 {
-        var value: UInt64 = 0
-        for shift in stride(from: 0, to: 70, by: 7) {
-            let b = try c.take(1, "varint")[0]
-            guard shift < 64 else { throw MLSecError.malformed("varint longer than 10 bytes at offset \(c.position)") }
-            value |= UInt64(b & 0x7f) << UInt64(shift)
-            if b & 0x80 == 0 { return value }
-        }
-        throw MLSecError.malformed("varint longer than 10 bytes at offset \(c.position)")
-    }
-
-    /// Decodes fields up to `end`, descending into the submessages that can hold tensors.
-    private func message(_ c: inout ByteCursor, end: Int, kind: Kind, depth: Int,
-                         locations: inout [(tensor: String, path: String)]) throws {
-        guard depth < 64 else { throw MLSecError.malformed("ONNX messages nested deeper than 64 levels") }
-        var tensorName = ""
-        var entryKey = ""
-        var entryValue = ""
-        var externalPaths: [String] = []
-        while c.position < end {
-            let tag = try varint(&c)
-            let field = tag >> 3
-            let wire = tag & 7
-            guard field > 0 else { throw MLSecError.malformed("invalid protobuf field number 0 at offset \(c.position)") }
-            switch wire {
-            case 0: _ = try varint(&c)
-            case 1: try c.skip(8, "fixed64 field")
-            case 5: try c.skip(4, "fixed32 field")
-            case 2:
-                let length = try varint(&c)
-                guard length <= UInt64(end - c.position) else {
-                    throw MLSecError.malformed("field \(field) of length \(length) at offset \(c.position) runs past its message")
-                }
-                let stop = c.position + Int(length)
-                switch (kind, field) {
-                case (.model, 7), (.attribute, 6), (.attribute, 11):
-                    try message(&c, end: stop, kind: .graph, depth: depth + 1, locations: &locations)
-                case (.graph, 1):
-                    try message(&c, end: stop, kind: .node, depth: depth + 1, locations: &locations)
-                case (.graph, 5), (.attribute, 5), (.attribute, 10), (.sparseTensor, 1), (.sparseTensor, 2):
-                    try message(&c, end: stop, kind: .tensor, depth: depth + 1, locations: &locations)
-                case (.graph, 15), (.attribute, 22), (.attribute, 23):
-                    try message(&c, end: stop, kind: .sparseTensor, depth: depth + 1, locations: &locations)
-                case (.node, 5):
-                    try message(&c, end: stop, kind: .attribute, depth: depth + 1, locations: &locations)
-                case (.tensor, 8):
-                    tensorName = String(decoding: try c.take(min(Int(length), 4096), "tensor name"), as: UTF8.self)
-                    try c.skip(stop - c.position, "tensor name")
-                case (.tensor, 13):
-                    var sub = [(tensor: String, path: String)]()
-                    try message(&c, end: stop, kind: .entry, depth: depth + 1, locations: &sub)
-                    externalPaths.append(contentsOf: sub.map(\.path))
-                case (.entry, 1):
-                    entryKey = String(decoding: try c.take(min(Int(length), 4096), "key"), as: UTF8.self)
-                    try c.skip(stop - c.position, "key")
-                case (.entry, 2):
-                    entryValue = String(decoding: try c.take(min(Int(length), 4096), "value"), as: UTF8.self)
-                    try c.skip(stop - c.position, "value")
-                default:
-                    try c.skip(Int(length), "field \(field)")
-                }
-                guard c.position == stop else { throw MLSecError.malformed("submessage at offset \(stop) is inconsistent") }
-            default:
-                throw MLSecError.malformed("unsupported protobuf wire type \(wire) at offset \(c.position)")
-            }
-        }
-        guard c.position == end else { throw MLSecError.malformed("message runs past its declared end") }
-        if kind == .entry, entryKey == "location" { locations.append(("", entryValue)) }
-        if kind == .tensor { locations.append(contentsOf: externalPaths.map { (tensorName, $0) }) }
     }
 }
