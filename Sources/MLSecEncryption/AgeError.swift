@@ -32,6 +32,11 @@ public struct AgeError: Error, Sendable, CustomStringConvertible, Equatable {
     static func armor(_ message: String) -> AgeError { AgeError(.armor, "invalid age armor: \(message)") }
     static func payload(_ message: String) -> AgeError { AgeError(.payload, "age payload: \(message)") }
 
-    /// The error as the rest of MLSec reports it: a failed verification (exit 1).
-    public var asMLSecError: MLSecError { MLSecError(.verificationFailed, message) }
+    /// Whether the input is not an age file at all (bad armor, a malformed header or stanza), as opposed to a
+    /// well-formed file that does not decrypt (no matching identity, a header MAC or payload that does not
+    /// authenticate).
+    public var isMalformedInput: Bool { kind == .armor || kind == .header }
+
+    /// The error as the rest of MLSec reports it: malformed input (exit 2), or a failed decryption (exit 1).
+    public var asMLSecError: MLSecError { MLSecError(isMalformedInput ? .malformed : .verificationFailed, message) }
 }

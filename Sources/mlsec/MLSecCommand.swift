@@ -56,8 +56,9 @@ struct MLSecCommand: AsyncParsableCommand {
                 try command.run()
             }
         } catch let error as AgeError {
+            // Not an age file (armor, header): the tool could not do its job (2); a file that does not decrypt: 1.
             Terminal.error(error.message)
-            Glibc.exit(1)
+            Glibc.exit(error.isMalformedInput ? 2 : 1)
         } catch let error as MLSecError {
             Terminal.error(error.message)
             Glibc.exit(error.code == .verificationFailed ? 1 : 2)

@@ -5,6 +5,15 @@ import MLSecEngine
 import Testing
 
 @Suite struct TrainingTests {
+    @Test("the training shuffle is the project's own Fisher-Yates over SplitMix64 (values computed independently in Python)")
+    func seededShuffle() {
+        var rng = SeededGenerator(seed: 7)
+        var order = Array(0..<10)
+        rng.shuffle(&order)
+        #expect(order == [8, 1, 5, 9, 0, 4, 3, 2, 6, 7])
+        #expect(Digits.permutation(count: 10, seed: 7) == order)
+    }
+
     @Test func digitsSplitIsFixed() {
         #expect(Digits.dataset(.train).count == 1437)
         #expect(Digits.dataset(.test).count == 360)

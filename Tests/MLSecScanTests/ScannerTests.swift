@@ -96,3 +96,14 @@ import Testing
         #expect(report.verdict == .malformed)
     }
 }
+
+@Suite("findings")
+struct FindingEqualityTests {
+    @Test("findings that differ only in the class that decides the verdict are not equal")
+    func classDecidesEquality() {
+        let unsafe = Finding(.high, rule: "r", message: "m", location: "x", class: .unsafe)
+        let malformed = Finding(.high, rule: "r", message: "m", location: "x", class: .malformed)
+        #expect(unsafe != malformed)
+        #expect(unsafe == Finding(.high, rule: "r", message: "m", location: "x", class: .unsafe))
+    }
+}

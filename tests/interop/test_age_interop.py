@@ -120,7 +120,7 @@ def test_age_keygen_identity_works_with_mlsec(tmp_path):
 
 
 def tampered(blob):
-    """Truncations at and between chunk boundaries, a swapped chunk, a flipped header byte."""
+    """Truncations at and between chunk boundaries and in the header, a swapped chunk, a flipped header byte."""
     sealed = 65536 + 16
     start = len(blob) - (3 * sealed + 100 + 16)  # payload nonce offset for a 3*64KiB+100 plaintext
     chunks = start + 16
@@ -147,7 +147,8 @@ def test_tampering_is_rejected_and_nothing_is_written(tmp_path, identity):
     for name, bad in tampered(blob).items():
         (tmp_path / f"{name}.age").write_bytes(bad)
         proc = mlsec("decrypt", "-i", key, "-o", tmp_path / f"{name}.out", tmp_path / f"{name}.age")
-        assert proc.returncode == 1, (name, proc.stderr)
+        # A header that is not an age header is malformed input (2); a file that does not authenticate is 1.
+        assert proc.returncode == (2 if name == "cut-in-header" else 1), (name, proc.stderr)
         assert not (tmp_path / f"{name}.out").exists(), name
         assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p], name
     # A wrong identity: exit 1, nothing written.
@@ -155,6 +156,10 @@ def test_tampering_is_rejected_and_nothing_is_written(tmp_path, identity):
     mlsec("keygen", "--algorithm", "x25519", "--private-key", other, check=0)
     proc = mlsec("decrypt", "-i", other, "-o", tmp_path / "w.out", tmp_path / "c.age")
     assert proc.returncode == 1 and "no identity matched" in proc.stderr and not (tmp_path / "w.out").exists()
+    # Input that is not an age file at all (armor or header) exits 2, like other malformed input.
+    (tmp_path / "garbage.age").write_bytes(b"this is not an age file\n")
+    proc = mlsec("decrypt", "-i", key, "-o", tmp_path / "g.out", tmp_path / "garbage.age")
+    assert proc.returncode == 2 and "header" in proc.stderr and not (tmp_path / "g.out").exists()
     # Usage errors exit 2.
     assert mlsec("decrypt", "-o", tmp_path / "x", tmp_path / "c.age").returncode == 2
     assert mlsec("encrypt", "-r", "age1notarecipient", tmp_path / "plain").returncode == 2

@@ -152,3 +152,10 @@ def test_engine_commands_load_signed_models_through_the_pipeline(tmp_path, keys)
     assert proc.returncode == 1 and "weights.safetensors was modified" in proc.stderr
     proc = mlsec("evaluate", "--model", model, "--signature", sig, "--data", "digits-test", "--label-column", "label")
     assert proc.returncode == 2 and "--public-key" in proc.stderr
+
+
+def test_bench_commands_report_every_size(tmp_path):
+    """`mlsec bench gemm` and `bench audit` (benchmark code lives in the executable, not the libraries)."""
+    out = json.loads(mlsec("bench", "gemm", "--sizes", "8,24", "--repeats", "1", "--threads", "1", check=0).stdout)
+    assert [r["size"] for r in out["results"]] == [8, 24] and all(r["gflops"] > 0 for r in out["results"])
+    assert mlsec("bench", "gemm", "--sizes", "0").returncode == 2

@@ -20,17 +20,11 @@ public enum Digits {
         return all.subset(split == .train ? Array(order[..<cut]) : Array(order[cut...]))
     }
 
-    /// Fisher-Yates with SplitMix64 (`j = next() % (i + 1)` for i from n-1 down to 1), simple enough to
-    /// reproduce in any language.
+    /// `0..<count` shuffled by ``SeededGenerator/shuffle(_:)`` seeded with `seed`.
     public static func permutation(count: Int, seed: UInt64) -> [Int] {
         var order = Array(0..<count)
         var rng = SeededGenerator(seed: seed)
-        var i = count - 1
-        while i > 0 {
-            let j = Int(rng.next() % UInt64(i + 1))
-            order.swapAt(i, j)
-            i -= 1
-        }
+        rng.shuffle(&order)
         return order
     }
 

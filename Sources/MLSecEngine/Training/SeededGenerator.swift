@@ -14,6 +14,18 @@ public struct SeededGenerator: RandomNumberGenerator, Sendable {
         return z ^ (z >> 31)
     }
 
+    /// Shuffles `elements` in place: Fisher-Yates from the last index down, `j = next() % (i + 1)`. The
+    /// project's own algorithm (the standard library's `shuffle(using:)` may change between toolchains), simple
+    /// enough to reproduce in any language.
+    public mutating func shuffle<T>(_ elements: inout [T]) {
+        var i = elements.count - 1
+        while i > 0 {
+            let j = Int(next() % UInt64(i + 1))
+            elements.swapAt(i, j)
+            i -= 1
+        }
+    }
+
     /// Uniform in [lo, hi).
     public mutating func uniform(_ lo: Float, _ hi: Float) -> Float {
         lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)

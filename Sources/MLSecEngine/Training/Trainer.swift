@@ -61,7 +61,7 @@ public enum Trainer {
         var batchRows = [Float]()
         var batchLabels = [Int]()
         for epoch in 1...options.epochs {
-            order.shuffle(using: &rng)
+            rng.shuffle(&order)  // the project's Fisher-Yates: the same order on every toolchain
             var lossSum: Float = 0
             var correct = 0
             var offset = 0

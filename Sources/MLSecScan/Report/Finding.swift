@@ -17,7 +17,7 @@ public enum Severity: String, Sendable, Comparable, CaseIterable {
 }
 
 /// What the finding means for the file's verdict.
-public enum FindingClass: Sendable {
+public enum FindingClass: Sendable, Equatable {
     /// Code could run or the file cannot be shown safe: the verdict becomes unsafe.
     case unsafe
     /// The file breaks its format's rules: the verdict becomes malformed.
@@ -26,7 +26,8 @@ public enum FindingClass: Sendable {
     case informational
 }
 
-/// One reported problem.
+/// One reported problem. Two findings are equal only when every field is, the class (which decides the
+/// verdict) included.
 public struct Finding: Sendable, Equatable {
     public var severity: Severity
     /// Stable rule identifier, e.g. `pickle-dangerous-callable`.
@@ -43,10 +44,6 @@ public struct Finding: Sendable, Equatable {
         self.message = message
         self.location = location
         self.findingClass = findingClass
-    }
-
-    public static func == (a: Finding, b: Finding) -> Bool {
-        a.severity == b.severity && a.rule == b.rule && a.message == b.message && a.location == b.location
     }
 }
 

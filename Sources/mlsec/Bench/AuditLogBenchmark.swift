@@ -2,20 +2,21 @@
 
 import Foundation
 import GRDB
+import MLSecAudit
 import MLSecCore
 
 /// Measures the audit log: appends per second with durable batches (against a baseline that stores the same
 /// entries in SQLite with the same durability but no Merkle tree), and the time of inclusion and consistency
 /// proofs once the log holds `proofSize` entries.
-public enum AuditLogBenchmark {
-    public struct Result: Sendable {
-        public var batch: Int
-        public var appendsPerSecond: Double
-        public var baselinePerSecond: Double
-        public var proofSize: UInt64
-        public var buildSeconds: Double
-        public var inclusionMicroseconds: Double
-        public var consistencyMicroseconds: Double
+enum AuditLogBenchmark {
+    struct Result: Sendable {
+        var batch: Int
+        var appendsPerSecond: Double
+        var baselinePerSecond: Double
+        var proofSize: UInt64
+        var buildSeconds: Double
+        var inclusionMicroseconds: Double
+        var consistencyMicroseconds: Double
     }
 
     /// A small audit-event-sized entry (about 150 bytes of canonical JSON).
@@ -31,7 +32,7 @@ public enum AuditLogBenchmark {
     }
 
     /// Runs the benchmark in `directory` (files are removed afterwards).
-    public static func run(
+    static func run(
         directory: String, appendEntries: Int, batch: Int, proofSize: UInt64, proofs: Int,
         progress: (String) -> Void
     ) throws -> Result {

@@ -1,5 +1,6 @@
 // GEMMBenchmark: GFLOP/s of GEMM.sgemm on square matrices, for `mlsec bench` and kernel tuning.
-// Built only once Package.swift declares the CMLSecKernels target (GEMM.swift needs it).
+
+import MLSecEngine
 
 extension GEMM {
     /// Measures `sgemm` (no transposes, alpha 1, beta 0) on square n x n matrices, one size at a time.
@@ -14,7 +15,7 @@ extension GEMM {
     ///   - threads: As for `sgemm`: the most threads to use, nil for every active core.
     ///   - forcePortable: Measures the portable kernel instead of the fastest one this CPU supports.
     /// - Returns: One entry per measured size, in the order given.
-    public static func benchmark(sizes: [Int], repeats: Int, threads: Int? = nil,
+    static func benchmark(sizes: [Int], repeats: Int, threads: Int? = nil,
                                  forcePortable: Bool = false) -> [(size: Int, gflops: Double)] {
         var results: [(size: Int, gflops: Double)] = []
         let clock = ContinuousClock()
