@@ -63,4 +63,4 @@ log "Swift tests"
 swift test -c release --skip-build
 
 log "interop tests against the Python peers"
-"$VENV/bin/python" -m pytest -q -p no:cacheprovider tests/interop
+"$VENV/bin/python" -m pytest -q -p no:cacheprovider interop

@@ -6,7 +6,7 @@
 The tools venv needs `picklescan` and `modelscan` (pip install picklescan modelscan numpy); the script uses
 their command-line entry points next to that Python. It measures, process start-up included (medians):
   (a) a pickle of about 700,000 small Python objects, (b) a 200 MB NumPy-array pickle, (c) a 1 GiB
-  PyTorch-format zip; and it prints a detection table over the scanner corpus (tests/scan_corpus).
+  PyTorch-format zip; and it prints a detection table over the scanner corpus (interop/scan_corpus).
 """
 import argparse
 import collections
@@ -73,7 +73,7 @@ def main():
         theirs = statistics.median(timed([picklescan, "-p", str(path)])[0] for _ in range(args.rounds))
         print(f"{label:24} {ours:8.3f} {theirs:11.3f} {theirs / ours:7.1f}x")
     with tempfile.TemporaryDirectory() as d:
-        subprocess.run([sys.executable, str(ROOT / "tests" / "scan_corpus" / "make_corpus.py"), d], check=True,
+        subprocess.run([sys.executable, str(ROOT / "interop" / "scan_corpus" / "make_corpus.py"), d], check=True,
                        capture_output=True)
         expected = json.loads((pathlib.Path(d) / "expected.json").read_text())
         ours = {str(pathlib.Path(f["path"]).relative_to(d)): f["verdict"]

@@ -167,8 +167,8 @@ struct AvailabilityTests {
                 try await shedder.acquire(deadline: .seconds(30))
                 order.update { $0.append(i) }
             })
-            // Wait (bounded) until this waiter is queued, so the queue order is known.
-            for _ in 0..<2000 where shedder.load.queued < i + 1 { try await Task.sleep(for: .milliseconds(5)) }
+            // Let the waiter run until it is queued (bounded, no timing), so the queue order is known.
+            for _ in 0..<1_000_000 where shedder.load.queued < i + 1 { await Task.yield() }
         }
         #expect(shedder.load == (2, 2))
         await #expect(throws: LoadShedder.Shed.queueFull) { try await shedder.acquire(deadline: .seconds(10)) }

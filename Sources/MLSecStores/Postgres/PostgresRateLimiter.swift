@@ -17,13 +17,15 @@ public final class PostgresRateLimiter: RateLimitBackend {
 
     static let schema: [PostgresQuery] = [
         "CREATE TABLE IF NOT EXISTS mlsec_rate_limits (key TEXT PRIMARY KEY, tat DOUBLE PRECISION NOT NULL)",
+        // The four-argument version of 0.3 (server clock only) would make calls ambiguous.
+        "DROP FUNCTION IF EXISTS mlsec_gcra(TEXT[], DOUBLE PRECISION[], DOUBLE PRECISION[], DOUBLE PRECISION[])",
         """
         CREATE OR REPLACE FUNCTION mlsec_gcra(p_keys TEXT[], p_intervals DOUBLE PRECISION[], p_tolerances DOUBLE PRECISION[],
-                                              p_costs DOUBLE PRECISION[])
+                                              p_costs DOUBLE PRECISION[], p_now DOUBLE PRECISION)
         RETURNS TABLE(allowed BOOLEAN, remaining DOUBLE PRECISION, reset_after DOUBLE PRECISION, retry_after DOUBLE PRECISION)
         LANGUAGE plpgsql AS $$
         DECLARE
-            now_s DOUBLE PRECISION := extract(epoch FROM clock_timestamp());
+            now_s DOUBLE PRECISION := coalesce(p_now, extract(epoch FROM clock_timestamp()));
             n INT := coalesce(array_length(p_keys, 1), 0);
             tats DOUBLE PRECISION[] := '{}';
             new_tats DOUBLE PRECISION[] := '{}';
@@ -61,9 +63,15 @@ public final class PostgresRateLimiter: RateLimitBackend {
         """,
     ]
 
+    /// The time decisions are made at, in seconds (nil: the server's clock, the same for every replica).
+    let clock: (@Sendable () -> Double)?
+
     /// Creates the table and the function (idempotent).
-    public init(database: PostgresDatabase) async throws {
+    /// - Parameter clock: a clock to decide with instead of the server's (tests inject one); every replica
+    ///   sharing the state must use the same.
+    public init(database: PostgresDatabase, clock: (@Sendable () -> Double)? = nil) async throws {
         self.database = database
+        self.clock = clock
         try await database.migrate(Self.schema)
     }
 
@@ -74,10 +82,11 @@ public final class PostgresRateLimiter: RateLimitBackend {
         let tolerances = zip(items, intervals).map { Double(max($0.0.limit.burst, 1)) * $0.1 }
         let costs = items.map(\.cost)
         let client = database.client
+        let now = clock?()
         let rows = try await database.withDeadline { () -> [(Bool, Double, Double, Double)] in
             var decoded: [(Bool, Double, Double, Double)] = []
             let sequence = try await client.query(
-                "SELECT allowed, remaining, reset_after, retry_after FROM mlsec_gcra(\(keys), \(intervals), \(tolerances), \(costs))")
+                "SELECT allowed, remaining, reset_after, retry_after FROM mlsec_gcra(\(keys), \(intervals), \(tolerances), \(costs), \(now))")
             for try await row in sequence.decode((Bool, Double, Double, Double).self) { decoded.append(row) }
             return decoded
         }

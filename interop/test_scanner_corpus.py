@@ -1,4 +1,4 @@
-"""The scanner on its corpus (tests/scan_corpus/make_corpus.py): zero false negatives, zero false positives,
+"""The scanner on its corpus (interop/scan_corpus/make_corpus.py): zero false negatives, zero false positives,
 the rule each technique should trigger, and SARIF output that validates against the SARIF 2.1.0 schema."""
 import json
 import pathlib
@@ -14,7 +14,7 @@ from conftest import ROOT, mlsec
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     out = tmp_path_factory.mktemp("corpus")
-    subprocess.run([sys.executable, str(ROOT / "tests" / "scan_corpus" / "make_corpus.py"), str(out)], check=True,
+    subprocess.run([sys.executable, str(ROOT / "interop" / "scan_corpus" / "make_corpus.py"), str(out)], check=True,
                    capture_output=True)
     return out, json.loads((out / "expected.json").read_text())
 
