@@ -40,10 +40,7 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
-        .target(
-            name: "MLSecCore",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")]
-        ),
+        .target(name: "MLSecCore"),
         .target(
             name: "MLSecIntegrity",
             dependencies: [
@@ -109,7 +106,6 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -154,6 +150,10 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "X509", package: "swift-certificates"),
             ]
         ),
@@ -167,7 +167,7 @@ let package = Package(
         .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
         .testTarget(
             name: "MLSecDeployTests",
-            dependencies: ["MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption", "MLSecScan"]
+            dependencies: ["MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption"]
         ),
         .testTarget(
             name: "MLSecGatewayTests",

@@ -94,7 +94,7 @@ public final class AuditLog: @unchecked Sendable {
                 }
                 // Publish the new state only once the transaction commits (GRDB commits after this closure).
                 let committed = tree
-                try db.afterNextTransaction(onCommit: { _ in
+                db.afterNextTransaction(onCommit: { _ in
                     self.lock.withLock { self.tree = committed }
                 })
                 return first..<tree.size

@@ -25,6 +25,13 @@ public protocol AuditStore: Sendable {
     func verify(progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport
 }
 
+/// A store that can append on the calling thread: a writer with a thread of its own (the gateway's audit
+/// writer) calls it directly instead of awaiting ``AuditStore/append(_:)``.
+public protocol BlockingAuditAppender: Sendable {
+    /// Appends `entries` in one durable transaction and returns their indexes; blocks until durable.
+    func appendBlocking(_ entries: [[UInt8]]) throws -> Range<UInt64>
+}
+
 /// What a full verification of a log checked.
 public struct AuditVerificationReport: Sendable {
     public var size: UInt64

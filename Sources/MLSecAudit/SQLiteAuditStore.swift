@@ -5,7 +5,7 @@ import MLSecCore
 
 /// The one-file SQLite log (``AuditLog``) as an ``AuditStore``. Every call runs on the store's own serial
 /// queue, so a server's event-loop threads never wait for SQLite or for an fsync.
-public final class SQLiteAuditStore: AuditStore {
+public final class SQLiteAuditStore: AuditStore, BlockingAuditAppender {
     public let log: AuditLog
     private let queue = DispatchQueue(label: "mlsec.audit.sqlite")
 
@@ -24,6 +24,9 @@ public final class SQLiteAuditStore: AuditStore {
     }
 
     public func append(_ entries: [[UInt8]]) async throws -> Range<UInt64> { try await run { try $0.append(entries) } }
+
+    /// Appends on the calling thread (in the store's order), for a writer thread of its own.
+    public func appendBlocking(_ entries: [[UInt8]]) throws -> Range<UInt64> { try queue.sync { try log.append(entries) } }
 
     public func currentSize() async throws -> UInt64 { log.size }
 

@@ -1,4 +1,4 @@
-// AuditRecorder: appends the gateway's decisions to the audit store with group commit.
+// AuditRecorder: appends the gateway's decisions to the audit store with group commit, from a writer thread of its own.
 
 import Foundation
 import Logging
@@ -19,12 +19,12 @@ public enum AuditDurability: String, Sendable, CaseIterable {
     case batch
 }
 
-/// Queues audit events and appends them in batches from one writer task: while a batch commits, new events
-/// gather for the next one, so throughput grows with load. Under concurrent load (the previous batch held
-/// more than one event) the writer waits `commitDelay` before taking the next batch, as PostgreSQL's
-/// `commit_delay` does, so that one commit covers more events: fewer, larger transactions cost less CPU per
-/// request. A lone request never waits. In `.batch` mode the writer commits at most every 5 ms while events
-/// keep coming. The store does its blocking work off the caller's threads (see ``AuditStore``).
+/// Queues audit events and appends them in batches (group commit) from one writer thread of its own, never
+/// from the threads that serve requests: every event that arrives while a commit is under way rides the next
+/// commit together, so under concurrent load each fsync carries many entries and a request waits for at most
+/// about two commits. In `.batch` mode the writer commits at most every 5 ms while events keep coming.
+/// Stores that can append synchronously (``BlockingAuditAppender``, the SQLite log) are called on the writer
+/// thread directly; others (PostgreSQL) are awaited from it.
 public final class AuditRecorder: Sendable {
     public let store: any AuditStore
     public let durability: AuditDurability
@@ -32,30 +32,44 @@ public final class AuditRecorder: Sendable {
     private struct Pending {
         var events: [[UInt8]] = []
         var waiters: [Waiter] = []
-        var flushing = false
+        /// Whether the writer thread is awake (then it takes new events without being signalled).
+        var writing = false
         /// Why the last append failed, while it keeps failing (cleared by the next success).
         var failure: String?
+        var closed = false
     }
-    private let pending = Mutex(Pending())
-    private let commitDelay: Duration
+    /// State shared with the writer thread (which holds it, not the recorder, so the recorder can go away).
+    private final class Shared: Sendable {
+        let pending = Mutex(Pending())
+        let wake = DispatchSemaphore(value: 0)
+        let commits = Atomic<Int>(0)
+        let entries = Atomic<Int>(0)
+    }
+    private let shared = Shared()
     private let maxQueued: Int
-    /// In `.batch` mode, the pause between commits while events keep coming (the bound on what a crash loses,
-    /// plus one commit).
-    private let batchInterval: Duration = .milliseconds(5)
-    /// In `.batch` mode, the pause before retrying a failed append.
-    private let retryInterval: Duration = .milliseconds(200)
     private let logger = Logger(label: "mlsec.audit")
 
     /// - Parameters:
     ///   - durability: when a caller's entry must be durable before `record` returns.
-    ///   - commitDelayMicroseconds: how long the writer lets events gather under concurrent load (0: off).
     ///   - maxQueued: in `.batch` mode, the most events that may wait for the writer before callers wait too.
-    public init(store: any AuditStore, durability: AuditDurability = .request, commitDelayMicroseconds: UInt32 = 1000,
-                maxQueued: Int = 16384) {
+    public init(store: any AuditStore, durability: AuditDurability = .request, maxQueued: Int = 16384) {
         self.store = store
         self.durability = durability
-        self.commitDelay = .microseconds(Int64(commitDelayMicroseconds))
         self.maxQueued = max(1, maxQueued)
+        let writer = Writer(store: store, durability: durability, shared: shared, logger: logger)
+        let thread = Thread { writer.run() }
+        thread.name = "mlsec-audit-writer"
+        thread.start()
+    }
+
+    deinit {
+        shared.pending.withLock { $0.closed = true }
+        shared.wake.signal()
+    }
+
+    /// Commits so far and the entries they carried (both modes): entries per commit is the group-commit factor.
+    public var commitStatistics: (commits: Int, entries: Int) {
+        (shared.commits.load(ordering: .relaxed), shared.entries.load(ordering: .relaxed))
     }
 
     /// Appends `event`; returns once it is durable (`.request`) or queued (`.batch`, unless the queue is full).
@@ -64,40 +78,34 @@ public final class AuditRecorder: Sendable {
     public func record(_ event: AuditEvent) async throws {
         let bytes = event.canonicalBytes
         if durability == .batch {
-            let (start, wait, failure) = pending.withLock { state -> (Bool, Bool, String?) in
+            let (wake, wait, failure) = shared.pending.withLock { state -> (Bool, Bool, String?) in
                 if let failure = state.failure { return (false, false, failure) }
                 state.events.append(bytes)
-                let start = !state.flushing
-                state.flushing = true
-                return (start, state.events.count > maxQueued, nil)
+                let wake = !state.writing
+                state.writing = true
+                return (wake, state.events.count > maxQueued, nil)
             }
             if let failure { throw Self.unavailable(failure) }
-            if start { startWriter() }
+            if wake { shared.wake.signal() }
             if !wait { return }
             // The queue is full: wait until the batch holding this event is durable (back-pressure).
         }
-        try await withCheckedThrowingContinuation { (continuation: Waiter) in
-            let start = pending.withLock { state -> Bool in
-                if durability == .request { state.events.append(bytes) }
-                state.waiters.append(continuation)
-                let start = !state.flushing
-                state.flushing = true
-                return start
-            }
-            if start { startWriter() }
-        }
+        try await enqueue(durability == .request ? bytes : nil)
     }
 
     /// Commits everything queued so far (for shutdown in `.batch` mode and for tests).
-    public func drain() async throws {
+    public func drain() async throws { try await enqueue(nil) }
+
+    private func enqueue(_ event: [UInt8]?) async throws {
         try await withCheckedThrowingContinuation { (continuation: Waiter) in
-            let start = pending.withLock { state -> Bool in
+            let wake = shared.pending.withLock { state -> Bool in
+                if let event { state.events.append(event) }
                 state.waiters.append(continuation)
-                let start = !state.flushing
-                state.flushing = true
-                return start
+                let wake = !state.writing
+                state.writing = true
+                return wake
             }
-            if start { startWriter() }
+            if wake { shared.wake.signal() }
         }
     }
 
@@ -124,56 +132,108 @@ public final class AuditRecorder: Sendable {
         return error
     }
 
-    private func startWriter() {
-        Task { await self.flush() }
+    /// The result of an awaited append, handed to the blocked writer thread.
+    private final class Outcome: Sendable {
+        private let result = Mutex<Result<Void, any Error>?>(nil)
+        private let done = DispatchSemaphore(value: 0)
+
+        func finish(_ value: Result<Void, any Error>) {
+            result.withLock { $0 = value }
+            done.signal()
+        }
+
+        func wait() throws {
+            done.wait()
+            try result.withLock { $0 }?.get()
+        }
     }
 
-    private func flush() async {
-        var previousBatch = 0
-        var retry: [[UInt8]] = []
-        while true {
-            if !retry.isEmpty {
-                try? await Task.sleep(for: retryInterval)
-            } else if durability == .batch, previousBatch > 0 {
-                try? await Task.sleep(for: batchInterval)  // no caller waits: let a few milliseconds of events gather
-            } else if previousBatch > 1, commitDelay > .zero {
-                try? await Task.sleep(for: commitDelay)
-            }
-            let (batch, waiters) = pending.withLock { state -> ([[UInt8]], [Waiter]) in
-                let batch = retry + state.events
-                let waiters = state.waiters
-                state.events = []
-                state.waiters = []
-                if batch.isEmpty && waiters.isEmpty { state.flushing = false }
-                return (batch, waiters)
-            }
-            if batch.isEmpty && waiters.isEmpty { return }
-            previousBatch = batch.count
-            retry = []
-            do {
-                if !batch.isEmpty { _ = try await store.append(batch) }
-                let recovered = pending.withLock { state -> Bool in
-                    defer { state.failure = nil }
-                    return state.failure != nil
+    /// The writer thread's loop.
+    private struct Writer: Sendable {
+        let store: any AuditStore
+        let durability: AuditDurability
+        let shared: Shared
+        let logger: Logger
+        /// In `.batch` mode, the pause between commits while events keep coming (the bound on what a crash
+        /// loses, plus one commit).
+        let batchInterval: TimeInterval = 0.005
+        /// In `.batch` mode, the pause before retrying a failed append.
+        let retryInterval: TimeInterval = 0.2
+
+        func run() {
+            var retry: [[UInt8]] = []
+            while true {
+                shared.wake.wait()
+                // Awake: commit until nothing is left, then sleep until signalled again.
+                while true {
+                    if !retry.isEmpty { Thread.sleep(forTimeInterval: retryInterval) }
+                    let (batch, waiters, closed) = shared.pending.withLock { state -> ([[UInt8]], [Waiter], Bool) in
+                        let batch = retry + state.events
+                        let waiters = state.waiters
+                        state.events = []
+                        state.waiters = []
+                        if batch.isEmpty && waiters.isEmpty { state.writing = false }
+                        return (batch, waiters, state.closed)
+                    }
+                    if batch.isEmpty && waiters.isEmpty {
+                        if closed { return }
+                        break
+                    }
+                    retry = []
+                    do {
+                        if !batch.isEmpty {
+                            try append(batch)
+                            shared.commits.add(1, ordering: .relaxed)
+                            shared.entries.add(batch.count, ordering: .relaxed)
+                        }
+                        let recovered = shared.pending.withLock { state -> Bool in
+                            defer { state.failure = nil }
+                            return state.failure != nil
+                        }
+                        if recovered { logger.notice("audit appends work again", metadata: ["store": "\(store.location)"]) }
+                        for waiter in waiters { waiter.resume() }
+                    } catch {
+                        let message = String(((error as? MLSecError)?.message ?? "\(error)").prefix(300))
+                        let first = shared.pending.withLock { state -> Bool in
+                            defer { state.failure = message }
+                            return state.failure == nil
+                        }
+                        if durability == .batch {
+                            // These events' requests were answered: keep them and retry; new requests are refused meanwhile.
+                            retry = batch
+                            if first {
+                                logger.critical("audit append failed; retrying", metadata: ["error": "\(message)", "queued": "\(batch.count)"])
+                            }
+                        } else {
+                            // Every waiting request fails with its event: nothing was answered without its record.
+                            logger.error("audit append failed", metadata: ["error": "\(message)", "refused_requests": "\(batch.count)"])
+                        }
+                        for waiter in waiters { waiter.resume(throwing: AuditRecorder.unavailable(message)) }
+                    }
+                    if durability == .batch, retry.isEmpty, !batch.isEmpty {
+                        Thread.sleep(forTimeInterval: batchInterval)  // no caller waits: let a few milliseconds of events gather
+                    }
                 }
-                if recovered { logger.notice("audit appends work again", metadata: ["store": "\(store.location)"]) }
-                for waiter in waiters { waiter.resume() }
-            } catch {
-                let message = String(((error as? MLSecError)?.message ?? "\(error)").prefix(300))
-                let first = pending.withLock { state -> Bool in
-                    defer { state.failure = message }
-                    return state.failure == nil
-                }
-                if durability == .batch {
-                    // These events' requests were answered: keep them and retry; new requests are refused meanwhile.
-                    retry = batch
-                    if first { logger.critical("audit append failed; retrying", metadata: ["error": "\(message)", "queued": "\(batch.count)"]) }
-                } else {
-                    // Every waiting request fails with its event: nothing was answered without its record.
-                    logger.error("audit append failed", metadata: ["error": "\(message)", "refused_requests": "\(batch.count)"])
-                }
-                for waiter in waiters { waiter.resume(throwing: Self.unavailable(message)) }
             }
+        }
+
+        /// One durable append, on this thread: directly when the store can block, else awaited.
+        private func append(_ batch: [[UInt8]]) throws {
+            if let blocking = store as? any BlockingAuditAppender {
+                _ = try blocking.appendBlocking(batch)
+                return
+            }
+            let outcome = Outcome()
+            let store = self.store
+            Task {
+                do {
+                    _ = try await store.append(batch)
+                    outcome.finish(.success(()))
+                } catch {
+                    outcome.finish(.failure(error))
+                }
+            }
+            try outcome.wait()
         }
     }
 }

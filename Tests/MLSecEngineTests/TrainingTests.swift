@@ -22,12 +22,18 @@ import Testing
         #expect(all.features.allSatisfy { $0 >= 0 && $0 <= 1 })
     }
 
+    /// The goal holds on average over seeds, not for one lucky seed (single seeds range 0.967-0.975).
     @Test func mlpReachesTheAccuracyGoalOnDigits() throws {
         let spec = try Architecture.spec(from: "mlp:64-128-10")
-        var model = try Model(spec: spec, weights: try Architecture.initialWeights(for: spec, seed: 1))
-        let summary = try Trainer.train(&model, on: Digits.dataset(.train), options: TrainingOptions(epochs: 100, seed: 1))
-        let test = try Trainer.evaluate(model, on: Digits.dataset(.test))
-        #expect(test.accuracy >= 0.97, "test accuracy \(test.accuracy)")
-        #expect(summary.trainingAccuracy > 0.99)
+        var accuracies: [Double] = []
+        for seed: UInt64 in 0..<5 {
+            var model = try Model(spec: spec, weights: try Architecture.initialWeights(for: spec, seed: seed))
+            let summary = try Trainer.train(&model, on: Digits.dataset(.train), options: TrainingOptions(epochs: 100, seed: seed))
+            accuracies.append(try Trainer.evaluate(model, on: Digits.dataset(.test)).accuracy)
+            #expect(summary.trainingAccuracy > 0.99)
+        }
+        let mean = accuracies.reduce(0, +) / Double(accuracies.count)
+        #expect(mean >= 0.97, "test accuracies \(accuracies)")
+        #expect(accuracies.allSatisfy { $0 >= 0.96 }, "test accuracies \(accuracies)")
     }
 }

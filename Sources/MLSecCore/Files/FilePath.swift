@@ -32,7 +32,7 @@ public enum FilePath {
         if !path.hasPrefix("/") {
             var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
             if getcwd(&buffer, buffer.count) != nil {
-                base = String(cString: buffer) + "/" + path
+                base = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) + "/" + path
             }
         }
         var parts: [Substring] = []

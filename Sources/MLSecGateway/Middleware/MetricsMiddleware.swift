@@ -28,28 +28,49 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
+    /// A metric's descriptor: `name` is `<metric>_<unit>` (e.g. `mlsec_requests_total`).
+    static func descriptor(_ name: String, _ help: String) -> MetricNameDescriptor {
+        let cut = name.lastIndex(of: "_") ?? name.endIndex
+        return MetricNameDescriptor(metricName: String(name[..<cut]), unitName: String(name[cut...].dropFirst()), helpText: help)
+    }
+    static var requests: MetricNameDescriptor { descriptor("mlsec_requests_total", "Requests by route template, method and status.") }
+    static var duration: MetricNameDescriptor { descriptor("mlsec_request_duration_seconds", "Request duration by route template.") }
+    static var rejections: MetricNameDescriptor { descriptor("mlsec_rejections_total", "Refused requests by route template and reason.") }
+    static var inferences: MetricNameDescriptor { descriptor("mlsec_inferences_total", "Answered inference requests by model.") }
+    static var examples: MetricNameDescriptor { descriptor("mlsec_inference_examples_total", "Examples (batch rows) inferred by model.") }
+    static var alerts: MetricNameDescriptor { descriptor("mlsec_alerts_total", "Answers withheld by kind and model.") }
+    static var unreadableKeys: MetricNameDescriptor { descriptor("mlsec_api_key_unreadable_total", "Keys refused because their stored record cannot be read.") }
+    static var auditCommits: MetricNameDescriptor { descriptor("mlsec_audit_commits_total", "Durable audit-log commits (each one fsync).") }
+    static var auditEntries: MetricNameDescriptor { descriptor("mlsec_audit_entries_total", "Audit entries committed.") }
+
     func observe(route: String, method: String, status: Int, seconds: Double) {
-        registry.makeCounter(name: "mlsec_requests_total", labels: [("route", route), ("method", method), ("status", String(status))]).increment()
-        registry.makeValueHistogram(name: "mlsec_request_duration_seconds", labels: [("route", route)], buckets: Self.buckets).record(seconds)
+        registry.makeCounter(descriptor: Self.requests, labels: [("route", route), ("method", method), ("status", String(status))]).increment()
+        registry.makeValueHistogram(descriptor: Self.duration, labels: [("route", route)], buckets: Self.buckets).record(seconds)
         if let reason = Self.reason(status) {
-            registry.makeCounter(name: "mlsec_rejections_total", labels: [("route", route), ("reason", reason)]).increment()
+            registry.makeCounter(descriptor: Self.rejections, labels: [("route", route), ("reason", reason)]).increment()
         }
     }
 
     func inference(model: String, batch: Int) {
-        registry.makeCounter(name: "mlsec_inferences_total", labels: [("model", model)]).increment()
-        registry.makeCounter(name: "mlsec_inference_examples_total", labels: [("model", model)]).increment(by: Int64(batch))
+        registry.makeCounter(descriptor: Self.inferences, labels: [("model", model)]).increment()
+        registry.makeCounter(descriptor: Self.examples, labels: [("model", model)]).increment(by: Int64(batch))
+    }
+
+    /// The audit writer's commits and entries so far (entries per commit: how many requests share an fsync).
+    func audit(commits: Int, entries: Int) {
+        registry.makeGauge(descriptor: Self.auditCommits).set(Int64(commits))
+        registry.makeGauge(descriptor: Self.auditEntries).set(Int64(entries))
     }
 
     /// An answer withheld (`kind`: output_validation, inference_failed): alert on any increase, e.g.
     /// `increase(mlsec_alerts_total[5m]) > 0` (docs/alerts.yml).
     func alert(kind: String, model: String) {
-        registry.makeCounter(name: "mlsec_alerts_total", labels: [("kind", kind), ("model", model)]).increment()
+        registry.makeCounter(descriptor: Self.alerts, labels: [("kind", kind), ("model", model)]).increment()
     }
 
     /// A key refused because its stored record cannot be decoded (alert on any increase).
     func unreadableKey() {
-        registry.makeCounter(name: "mlsec_api_key_unreadable_total", labels: []).increment()
+        registry.makeCounter(descriptor: Self.unreadableKeys).increment()
     }
 
     /// The text exposition format.
