@@ -40,7 +40,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
-        .target(name: "MLSecCore"),
+        .target(name: "CMLSecSys"),
+        .target(name: "MLSecCore", dependencies: ["CMLSecSys"]),
         .target(
             name: "MLSecIntegrity",
             dependencies: [

@@ -159,7 +159,8 @@ def test_tampering_is_rejected_and_nothing_is_written(tmp_path, identity):
     # Input that is not an age file at all (armor or header) exits 2, like other malformed input.
     (tmp_path / "garbage.age").write_bytes(b"this is not an age file\n")
     proc = mlsec("decrypt", "-i", key, "-o", tmp_path / "g.out", tmp_path / "garbage.age")
-    assert proc.returncode == 2 and "header" in proc.stderr and not (tmp_path / "g.out").exists()
+    assert proc.returncode == 2 and not (tmp_path / "g.out").exists()
+    assert "armor" in proc.stderr or "header" in proc.stderr
     # Usage errors exit 2.
     assert mlsec("decrypt", "-o", tmp_path / "x", tmp_path / "c.age").returncode == 2
     assert mlsec("encrypt", "-r", "age1notarecipient", tmp_path / "plain").returncode == 2

@@ -223,3 +223,50 @@ def test_sighup_reloads_models_and_a_bad_configuration_changes_nothing(state, tm
         assert gw.stop() == 0
     reloads = [e for e in audit_entries(state / "audit.db") if e.get("action") == "config.reload"]
     assert [e["decision"] for e in reloads[-2:]] == ["allow", "error"]
+
+
+def test_sigkill_under_load_loses_no_answered_request(state, tmp_path):
+    """Default durability (an answer only after its entry is durable): SIGKILL while 16 clients send inferences;
+    every answered request's receipt digest is in the log afterwards, and the log verifies."""
+    import hashlib
+    import http.client
+    from urllib.parse import urlparse
+    config = tmp_path / "gateway.json"
+    write_config(config, state, durability="request")
+    gw = Gateway(config, tmp_path / "gateway.log")
+    creds = json.loads((state / "demo-credentials.json").read_text())
+    key = bench_key(gw, creds["api_keys"]["admin"])
+    body = json.dumps({"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32",
+                                   "data": [((i * 7) % 17) / 16 for i in range(64)]}]})
+    target = urlparse(gw.url)
+    receipts, lock, stop = [], threading.Lock(), threading.Event()
+
+    def client():
+        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=5)
+        while not stop.is_set():
+            try:
+                conn.request("POST", "/v2/models/digits/infer", body=body,
+                             headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"})
+                response = conn.getresponse()
+                response.read()
+            except (OSError, http.client.HTTPException):
+                return  # the server is gone
+            if response.status == 200:
+                with lock:
+                    receipts.append(response.getheader("MLSec-Receipt"))
+
+    clients = [threading.Thread(target=client) for _ in range(16)]
+    for c in clients:
+        c.start()
+    time.sleep(2)
+    gw.proc.send_signal(signal.SIGKILL)
+    gw.proc.wait(timeout=10)
+    stop.set()
+    for c in clients:
+        c.join(timeout=10)
+    assert len(receipts) > 200, len(receipts)
+    verify = mlsec("audit", "verify", "--log", state / "audit.db")
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+    recorded = {e.get("receipt_digest") for e in audit_entries(state / "audit.db")}
+    missing = [r for r in receipts if "sha256:" + hashlib.sha256(r.encode()).hexdigest() not in recorded]
+    assert not missing, f"{len(missing)} of {len(receipts)} answered requests have no audit entry"

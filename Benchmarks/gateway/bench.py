@@ -12,7 +12,7 @@ method as ../shared/references/inference-gateway.md: wrk -t1 -c32, nginx with 2 
 Needs `wrk` and `nginx` (apt-get install wrk nginx-light) and a release build of both executables.
 Bounded: rounds x targets x --seconds.
 
-Usage: bench.py [--seconds 8] [--rounds 3] [--connections 32] [--threads 1]
+Usage: bench.py [--seconds 8] [--rounds 3] [--connections 32] [--threads 1] [--only "infer JSON"]
 """
 import argparse
 import json
@@ -55,6 +55,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--connections", type=int, default=32)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--only", help="comma-separated words: run only the targets whose names contain one (nginx always runs)")
     ap.add_argument("--mlsec", default=str(ROOT / ".build" / "release" / "mlsec"))
     ap.add_argument("--baseline", default=str(ROOT / ".build" / "release" / "mlsec-gateway-baseline"))
     args = ap.parse_args()
@@ -91,8 +92,19 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
                 "name": "bench", "role": "inference", "models": ["digits"], "max_concurrent": 1000,
                 "rate_limit": {"requests_per_second": 1000000, "burst": 1000000}}).encode(),
                 headers={"Authorization": f"Bearer {creds['api_keys']['admin']}", "Content-Type": "application/json"})
+            admins[name] = (url, creds["api_keys"]["admin"])
             return url, json.loads(urllib.request.urlopen(req).read())["key"]
 
+        def audit_commits(name):
+            """(commits, entries) the gateway's audit writer made so far, from /metrics."""
+            url, admin = admins[name]
+            text = urllib.request.urlopen(urllib.request.Request(url + "/metrics", headers={"Authorization": f"Bearer {admin}"})).read().decode()
+            commits = float(re.search(r"^mlsec_audit_commits_total\s+(\S+)", text, re.M).group(1))
+            entries = float(re.search(r"^mlsec_audit_entries_total\s+(\S+)", text, re.M).group(1))
+            seconds = float(re.search(r"^mlsec_audit_commit_seconds\s+(\S+)", text, re.M).group(1))
+            return commits, entries, seconds
+
+        admins = {}
         url, key = gateway("state", [])
         batch_url, batch_key = gateway("state-batch", ["--audit-durability", "batch"])
         def scripts(rows, keys):
@@ -141,7 +153,12 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
             ("mlsec 16x64 binary, batch audit", batch_url + "/v2/models/digits/infer", str(work / "binary16-batch.lua")),
             ("mlsec health (no auth)", url + "/v2/health/live", None),
         ]
+        if args.only:
+            words = args.only.split(",")
+            runs = [r for i, r in enumerate(runs) if i < 2 or any(w in r[0] for w in words)]
+        before = {name: audit_commits(name) for name in admins}
         rounds = [[wrk(u, args.seconds, args.connections, args.threads, s) for _, u, s in runs] for _ in range(args.rounds)]
+        after = {name: audit_commits(name) for name in admins}
         results = []
         for i, (name, _, _) in enumerate(runs):
             ordered = sorted((r[i] for r in rounds), key=lambda r: r[0])
@@ -154,6 +171,12 @@ http {{ access_log off; client_body_temp_path {work}; proxy_temp_path {work}; fa
         for name, rps, p50, p99, bad, all_rps in results:
             print(f"{name:32} {rps:9.0f} {p50:>9} {p99:>9} {bad:8d} {rps / base:9.3f} {rps / yardstick:10.2f}  "
                   + " / ".join(f"{r:.0f}" for r in all_rps))
+        for name in admins:
+            commits = after[name][0] - before[name][0]
+            entries = after[name][1] - before[name][1]
+            seconds = after[name][2] - before[name][2]
+            print(f"audit writer {name}: {entries:.0f} entries in {commits:.0f} commits = "
+                  f"{entries / max(commits, 1):.1f} entries per commit (fsync), {1000 * seconds / max(commits, 1):.2f} ms per commit")
         for name, gw in gateways:  # a clean stop drains the batch writer; then count what each log holds
             gw.send_signal(signal.SIGTERM)
             gw.wait(timeout=30)

@@ -38,12 +38,14 @@ public final class AuditRecorder: Sendable {
         var failure: String?
         var closed = false
     }
-    /// State shared with the writer thread (which holds it, not the recorder, so the recorder can go away).
+    /// State shared with the writer thread (which hold it, not the recorder, so the recorder can go away).
     private final class Shared: Sendable {
         let pending = Mutex(Pending())
         let wake = DispatchSemaphore(value: 0)
         let commits = Atomic<Int>(0)
         let entries = Atomic<Int>(0)
+        /// Nanoseconds spent making entries durable (commits and syncs).
+        let commitNanoseconds = Atomic<Int>(0)
     }
     private let shared = Shared()
     private let maxQueued: Int
@@ -67,9 +69,11 @@ public final class AuditRecorder: Sendable {
         shared.wake.signal()
     }
 
-    /// Commits so far and the entries they carried (both modes): entries per commit is the group-commit factor.
-    public var commitStatistics: (commits: Int, entries: Int) {
-        (shared.commits.load(ordering: .relaxed), shared.entries.load(ordering: .relaxed))
+    /// Durable commits (fsyncs) so far, the entries they carried (entries per commit is the group-commit
+    /// factor) and the seconds spent making them durable.
+    public var commitStatistics: (commits: Int, entries: Int, seconds: Double) {
+        (shared.commits.load(ordering: .relaxed), shared.entries.load(ordering: .relaxed),
+         Double(shared.commitNanoseconds.load(ordering: .relaxed)) / 1e9)
     }
 
     /// Appends `event`; returns once it is durable (`.request`) or queued (`.batch`, unless the queue is full).
@@ -182,6 +186,8 @@ public final class AuditRecorder: Sendable {
                     retry = []
                     do {
                         if !batch.isEmpty {
+                            let start = DispatchTime.now().uptimeNanoseconds
+                            defer { shared.commitNanoseconds.add(Int(DispatchTime.now().uptimeNanoseconds - start), ordering: .relaxed) }
                             try append(batch)
                             shared.commits.add(1, ordering: .relaxed)
                             shared.entries.add(batch.count, ordering: .relaxed)

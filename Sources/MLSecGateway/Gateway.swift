@@ -56,8 +56,8 @@ public enum Gateway {
         AdminRoutes(services: services, inference: inference).register(on: router)
         router.get("/metrics") { _, context in
             guard let principal = context.principal, principal.may(.readAudit) else { throw GatewayError.forbidden("metrics need read_audit") }
-            let (commits, entries) = services.audit.commitStatistics
-            services.metrics.audit(commits: commits, entries: entries)
+            let (commits, entries, seconds) = services.audit.commitStatistics
+            services.metrics.audit(commits: commits, entries: entries, seconds: seconds)
             return GatewayResponse.bytes(services.metrics.exposition(), contentType: "text/plain; version=0.0.4")
         }
         router.get("/openapi.json") { _, _ in

@@ -7,6 +7,7 @@ import Musl
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import CMLSecSys
 
 /// Writes whole files atomically: a temporary file in the same directory, `fsync`, `rename`, then
 /// `fsync` of the directory. A failure at any step removes the temporary file and leaves the
@@ -39,6 +40,13 @@ public final class AtomicFileWriter {
     private let overwrite: Bool
     private var descriptor: Int32
     private var finished = false
+    /// Bytes written so far, and how far writeback was started (see ``write(_:)``).
+    private var written: Int64 = 0
+    private var writebackStarted: Int64 = 0
+    /// Writeback is started every this many bytes, so that the disk works while the writer produces more and
+    /// the final fsync has little left; the window before the previous one is waited for, which bounds the
+    /// dirty pages a large file leaves for the fsync.
+    static let writebackWindow: Int64 = 8 << 20
 
     /// Creates the temporary file with permission bits `mode` (set before any byte is written).
     public init(path: String, mode: mode_t = 0o644, overwrite: Bool = true) throws {
@@ -88,6 +96,14 @@ public final class AtomicFileWriter {
                 throw MLSecError.io("cannot write \(temporary): \(FileStatus.errnoText())")
             }
             offset += n
+        }
+        written += Int64(bytes.count)
+        while written - writebackStarted >= Self.writebackWindow {
+            _ = mlsec_start_writeback(descriptor, writebackStarted, Self.writebackWindow)
+            if writebackStarted >= 2 * Self.writebackWindow {
+                _ = mlsec_wait_writeback(descriptor, writebackStarted - 2 * Self.writebackWindow, Self.writebackWindow)
+            }
+            writebackStarted += Self.writebackWindow
         }
     }
 

@@ -41,6 +41,7 @@ public final class GatewayMetrics: Sendable {
     static var alerts: MetricNameDescriptor { descriptor("mlsec_alerts_total", "Answers withheld by kind and model.") }
     static var unreadableKeys: MetricNameDescriptor { descriptor("mlsec_api_key_unreadable_total", "Keys refused because their stored record cannot be read.") }
     static var auditCommits: MetricNameDescriptor { descriptor("mlsec_audit_commits_total", "Durable audit-log commits (each one fsync).") }
+    static var auditCommitTime: MetricNameDescriptor { descriptor("mlsec_audit_commit_seconds", "Seconds the audit writer spent committing.") }
     static var auditEntries: MetricNameDescriptor { descriptor("mlsec_audit_entries_total", "Audit entries committed.") }
 
     func observe(route: String, method: String, status: Int, seconds: Double) {
@@ -57,9 +58,10 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// The audit writer's commits and entries so far (entries per commit: how many requests share an fsync).
-    func audit(commits: Int, entries: Int) {
+    func audit(commits: Int, entries: Int, seconds: Double) {
         registry.makeGauge(descriptor: Self.auditCommits).set(Int64(commits))
         registry.makeGauge(descriptor: Self.auditEntries).set(Int64(entries))
+        registry.makeGauge(descriptor: Self.auditCommitTime).set(seconds)
     }
 
     /// An answer withheld (`kind`: output_validation, inference_failed): alert on any increase, e.g.
