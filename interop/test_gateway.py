@@ -107,7 +107,13 @@ def test_demo_banner_and_credentials(gateway):
     assert creds["rate_limit"] == {"requests_per_second": 50, "burst": 100}
     assert set(creds["api_keys"]) == {"admin", "inference"}
     assert os.stat(gateway["state"] / "demo-credentials.json").st_mode & 0o777 == 0o600
-    assert "curl -s" in gateway["banner"] and creds["api_keys"]["inference"] in gateway["banner"]
+    # The banner never prints a key (standard output ends up in logs); its commands, run as printed, work.
+    banner = gateway["banner"]
+    assert "curl -s" in banner and all(key not in banner for key in creds["api_keys"].values())
+    lines = banner[banner.index("KEY=$("):].split("\n\n")[0].splitlines()
+    script = "\n".join(line.strip() for line in lines)
+    out = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and json.loads(out.stdout)["outputs"][0]["name"] == "output", out.stdout + out.stderr
 
 
 def test_health_is_public_and_everything_else_needs_a_key(gateway):
@@ -682,6 +688,11 @@ def test_deploy_model_version_with_every_check_and_roll_back(gateway, tmp_path):
     assert status == 200
     receipt = json.loads(base64.urlsafe_b64decode(headers["MLSec-Receipt"] + "=" * (-len(headers["MLSec-Receipt"]) % 4)))
     assert receipt["model_version"] == "2"
-    # Roll back.
-    assert call(gateway, "PUT", "/admin/models/digits", {"version": "1"}, key=admin)[0] == 200
+    # Version 1 is older than the served version 2: installing it is a rollback, which must be asked for
+    # (so that old files copied under the model's store cannot replace a newer version silently).
+    status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": "1"}, key=admin)
+    assert status == 409 and "rollback" in body["error"], body
+    assert served_version() == "2"
+    assert call(gateway, "PUT", "/admin/models/digits", {"version": "1", "rollback": "yes"}, key=admin)[0] == 400
+    assert call(gateway, "PUT", "/admin/models/digits", {"version": "1", "rollback": True}, key=admin)[0] == 200
     assert served_version() == "1"

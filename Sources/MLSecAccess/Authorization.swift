@@ -58,6 +58,18 @@ public struct Principal: Sendable {
     /// Whether `model` is within this principal's scope.
     public func canSee(model: String) -> Bool { models.contains { Self.glob($0, matches: model) } }
 
+    /// Whether every model name `pattern` matches is one this principal may use. For `*`-only globs this is
+    /// exactly whether one of the principal's patterns matches `pattern` read as text in which each `*` can
+    /// only be matched by a `*` (a literal never matches a `*`, so ``glob(_:matches:)`` decides it as is).
+    public func covers(pattern: String) -> Bool { models.contains { Self.glob($0, matches: pattern) } }
+
+    /// Whether this principal may manage `record`'s key: its role grants nothing this principal's role lacks,
+    /// and its models are all within this principal's scope. Keys outside are invisible to it.
+    public func mayManage(_ record: APIKeyRecord, roles: RoleBook) -> Bool {
+        guard let role = roles[record.role], role.permissions.isSubset(of: self.role.permissions) else { return false }
+        return record.models.allSatisfy(covers(pattern:))
+    }
+
     /// `*`-only glob matching, iterative (no backtracking blow-up).
     static func glob(_ pattern: String, matches text: String) -> Bool {
         let p = Array(pattern.utf8)

@@ -61,4 +61,28 @@ public struct ModelLocation: Sendable, Equatable {
                 || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-")
         }
     }
+
+    /// Orders two version tokens: split at `.`, `-` and `_`; parts of digits compare as numbers, other parts as
+    /// text, a number before text, a shorter version before a longer one that extends it (`1.9` < `1.10` <
+    /// `1.10.1`, `2` < `2-rc`). Negative when `a` is older than `b`, 0 when equal, positive when newer.
+    public static func compareVersions(_ a: String, _ b: String) -> Int {
+        func parts(_ v: String) -> [Substring] { v.split(whereSeparator: { $0 == "." || $0 == "-" || $0 == "_" }) }
+        let (x, y) = (parts(a), parts(b))
+        for (p, q) in zip(x, y) where p != q {
+            switch (p.allSatisfy(\.isASCIIDigit), q.allSatisfy(\.isASCIIDigit)) {
+            case (true, true):
+                let (p, q) = (p.drop { $0 == "0" }, q.drop { $0 == "0" })
+                if p.count != q.count { return p.count < q.count ? -1 : 1 }
+                if p != q { return p < q ? -1 : 1 }
+            case (true, false): return -1
+            case (false, true): return 1
+            case (false, false): return p < q ? -1 : 1
+            }
+        }
+        return x.count == y.count ? 0 : (x.count < y.count ? -1 : 1)
+    }
+}
+
+extension Character {
+    fileprivate var isASCIIDigit: Bool { isASCII && isNumber }
 }

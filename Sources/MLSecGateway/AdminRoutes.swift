@@ -5,6 +5,7 @@ import Hummingbird
 import MLSecAccess
 import MLSecAudit
 import MLSecCore
+import MLSecDeploy
 import HTTPTypes
 import Logging
 
@@ -18,11 +19,17 @@ struct AdminRoutes {
             let principal = try await authorize(context, .manageKeys, action: "list_keys")
             try await services.audit.record(AuditEvent(actor: principal.id, action: "list_keys", resource: "admin/keys",
                                                        decision: .allow, requestID: context.requestID))
-            return GatewayResponse.json(.object([("keys", .array(services.keys.list().map(\.json)))]))
+            // Only the keys this caller could have created itself (its role's powers, its models).
+            let visible = services.keys.list().filter { principal.mayManage($0, roles: services.roles) }
+            return GatewayResponse.json(.object([("keys", .array(visible.map(\.json)))]))
         }
         router.delete("/admin/keys/:id") { _, context in
             let principal = try await authorize(context, .manageKeys, action: "revoke_key")
             let id = context.parameters.get("id") ?? ""
+            // A key outside the caller's powers is answered like a missing one.
+            guard let target = services.keys.record(id: id), principal.mayManage(target, roles: services.roles) else {
+                throw await inference.deny(.notFound("key \(id.prefix(40))"), principal, "revoke_key", "admin/keys/\(id.prefix(40))", context)
+            }
             guard try await stored("the key store", context, { try await services.keys.revoke(id: id) }) != nil else {
                 throw GatewayError.notFound("key \(id.prefix(40))")
             }
@@ -125,13 +132,18 @@ struct AdminRoutes {
         var request = request
         let body = try await request.collectBody(upTo: 4096)
         let version: String
+        let rollback: Bool
         do {
             let document = try JSONParser(limits: .init(maxDepth: 2, maxStringBytes: 256, maxContainerCount: 8))
                 .parse(Array(body.readableBytesView), context: "request")
-            guard let members = document.objectValue, members.count == 1, let text = document["version"]?.stringValue else {
-                throw MLSecError.malformed("the body must be {\"version\": \"...\"}")
+            guard let members = document.objectValue, let text = document["version"]?.stringValue,
+                members.allSatisfy({ ["version", "rollback"].contains($0.0) }),
+                document["rollback"] == nil || document["rollback"]?.boolValue != nil
+            else {
+                throw MLSecError.malformed("the body must be {\"version\": \"...\"} (with \"rollback\": true to install an older version)")
             }
             version = text
+            rollback = document["rollback"]?.boolValue ?? false
         } catch {
             throw await inference.deny(.badRequest((error as? MLSecError)?.message ?? "the body must be {\"version\": \"...\"}"),
                                        principal, "deploy_model", resource, context)
@@ -142,6 +154,14 @@ struct AdminRoutes {
         } catch {
             throw await inference.deny(.badRequest((error as? MLSecError)?.message ?? "invalid version"), principal, "deploy_model",
                                        resource, context)
+        }
+        // Rolling back (an older version than the one served) must be asked for: a copied old version cannot
+        // replace a newer one silently.
+        if let served = services.models[name], ModelLocation.compareVersions(version, served.version) < 0, !rollback {
+            throw await inference.deny(
+                GatewayError(.conflict, "version \(version) of \(name) is older than the served version \(served.version); "
+                    + "send \"rollback\": true to roll back", auditReason: "refused rollback from \(served.version) to \(version) without rollback: true"),
+                principal, "deploy_model", "\(resource)/versions/\(version.prefix(64))", context)
         }
         let model: LoadedModel
         do {
@@ -157,11 +177,14 @@ struct AdminRoutes {
                                        "\(resource)/versions/\(version)", context)
         }
         let previous = services.models[name]
-        services.models.install(model)
+        // Audited before it is served: when the log cannot take the entry, nothing changes (503).
+        let change = rollback && previous.map { ModelLocation.compareVersions(model.version, $0.version) < 0 } == true
+            ? "rolled back from version" : "replaced version"
         try await services.audit.record(AuditEvent(
             actor: principal.id, action: "deploy_model", resource: "\(resource)/versions/\(model.version)", decision: .allow,
-            reason: "signature verified, scan clean; replaced version \(previous?.version ?? "none")", requestID: context.requestID,
+            reason: "signature verified, scan clean; \(change) \(previous?.version ?? "none")", requestID: context.requestID,
             modelDigest: model.digest))
+        services.models.install(model)
         context.logger.notice("model deployed", metadata: [
             "model": "\(model.name)", "version": "\(model.version)", "digest": "\(model.digest)", "actor": "\(principal.id)",
         ])
@@ -198,6 +221,17 @@ struct AdminRoutes {
         let models = list.compactMap(\.stringValue)
         guard models.count == list.count, (1...64).contains(models.count), models.allSatisfy({ !$0.isEmpty && $0.utf8.count <= 128 })
         else { throw GatewayError.badRequest("models must be a list of 1 to 64 model name patterns") }
+        // A caller may only create keys within its own powers: a role granting nothing its role lacks, and
+        // model patterns within its own scope.
+        if let granted = services.roles[role]?.permissions, !granted.isSubset(of: principal.role.permissions) {
+            throw await inference.deny(
+                .forbidden("role \(principal.role.name) cannot create a \(role) key: it grants \(granted.subtracting(principal.role.permissions).map(\.rawValue).sorted().joined(separator: ", "))"),
+                principal, "create_key", "admin/keys", context)
+        }
+        if let outside = models.first(where: { !principal.covers(pattern: $0) }) {
+            throw await inference.deny(.forbidden("model pattern \(outside.prefix(128)) is outside the caller's scope"),
+                                       principal, "create_key", "admin/keys", context)
+        }
         var expires: Date?
         if let text = document["expires_at"]?.stringValue {
             guard let date = RFC3339.parse(text), date > Date() else {

@@ -199,6 +199,10 @@ public struct GatewayConfiguration: Sendable {
                     try Self.check(u, allowed: ["url", "ca", "client_certificate", "client_key", "bearer_token_file"], "models[\(i)].upstreams[\(j)]")
                     guard let url = u["url"]?.stringValue else { throw MLSecError.malformed("models[\(i)].upstreams[\(j)] needs a url") }
                     try UpstreamEndpoint.validate(url)
+                    if u["bearer_token_file"] != nil, !UpstreamEndpoint.isTLSOrLoopback(url) {
+                        throw MLSecError.usage(
+                            "models[\(i)].upstreams[\(j)]: a bearer token is sent only over TLS (https://) or to a loopback address, not to \(url.prefix(100))")
+                    }
                     return UpstreamEndpoint(url: url, caFile: u["ca"]?.stringValue.map(resolve),
                                             clientCertificate: u["client_certificate"]?.stringValue.map(resolve),
                                             clientKey: u["client_key"]?.stringValue.map(resolve),

@@ -88,8 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
             let url = "\(scheme)://\(host):\(port)"
             if isDemo {
                 do {
-                    let (_, inference) = try await DemoSetup.writeCredentials(stateDirectory: dir, url: url, keys: services.keys)
-                    FileHandle.standardOutput.write(Data((Self.demoBanner(url: url, dir: dir, inferenceKey: inference) + "\n").utf8))
+                    _ = try await DemoSetup.writeCredentials(stateDirectory: dir, url: url, keys: services.keys)
+                    FileHandle.standardOutput.write(Data((Self.demoBanner(url: url, dir: dir) + "\n").utf8))
                 } catch {
                     Terminal.error("cannot write the demo credentials: \(error)")
                 }
@@ -107,18 +107,22 @@ struct ServeCommand: AsyncParsableCommand {
         try await ServiceGroup(configuration: group).run()
     }
 
-    static func demoBanner(url: String, dir: String, inferenceKey: String) -> String {
+    /// The demo's banner. It never prints a key (standard output ends up in logs): it says where the
+    /// credentials file is and how to read the key from it.
+    static func demoBanner(url: String, dir: String) -> String {
         let digits = Digits.dataset(.test)
         let example = digits.features[0..<64].map { String(format: "%g", $0) }.joined(separator: ",")
         let label = digits.labels?.first.map(String.init) ?? "?"
+        let credentials = FilePath.absolute("\(dir)/demo-credentials.json")
         return """
             MLSec demo gateway: model "digits" (FP32 input "input" [-1, 64] in [0, 1], output [-1, 10]).
-            Credentials (admin and inference API keys, receipt public key): \(dir)/demo-credentials.json
+            Credentials (admin and inference API keys, receipt public key), mode 0600: \(credentials)
             The inference key is limited to 50 requests/s (burst 100); every answer carries a signed MLSec-Receipt.
 
             Try it (this image is a \(label)):
+              KEY=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["api_keys"]["inference"])' \(credentials))
               curl -s \(url)/v2/models/digits/infer \\
-                -H 'Authorization: Bearer \(inferenceKey)' -H 'Content-Type: application/json' \\
+                -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \\
                 -d '{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":[\(example)]}]}'
 
             """

@@ -166,4 +166,16 @@ struct ModelLoaderTests {
         #expect(succeeded > 0, "no load succeeded while the signed weights were in place half of the time")
         #expect(succeeded + refused == 300)
     }
+
+    @Test("versions order numerically by parts; text after numbers; a prefix first")
+    func versionOrder() {
+        let ordered = ["0.9", "1", "1.2", "1.9", "1.10", "1.10.1", "2", "2-rc", "10"]
+        for (i, a) in ordered.enumerated() {
+            for (j, b) in ordered.enumerated() {
+                let c = ModelLocation.compareVersions(a, b)
+                #expect((c < 0) == (i < j) && (c == 0) == (i == j), "\(a) vs \(b): \(c)")
+            }
+        }
+        #expect(ModelLocation.compareVersions("007", "7") == 0)
+    }
 }

@@ -322,6 +322,16 @@ struct ValidationTests {
         forged.fields["model_version"] = "2"
         #expect(throws: MLSecError.self) { try forged.verify(with: key.publicKey) }
         #expect(throws: MLSecError.self) { _ = try Receipt(encoded: "not base64 !") }
+        // Malleability: the same signed fields in another encoding (key order, whitespace, base64 padding)
+        // would verify but not match the digest the audit log recorded: only the canonical encoding is a receipt.
+        let canonical = Base64.decodeURL(receipt.encoded) ?? []
+        let object = try JSONParser().parse(canonical).objectValue ?? []
+        let reordered = JSONWriter.bytes(.object(object.reversed()))
+        let spaced = Array(String(decoding: canonical, as: UTF8.self).replacingOccurrences(of: ",", with: ", ").utf8)
+        for variant in [Base64.encodeURL(reordered), Base64.encodeURL(spaced), receipt.encoded + "=="] {
+            #expect(throws: MLSecError.self) { _ = try Receipt(encoded: variant) }
+        }
+        #expect(try Receipt(encoded: receipt.encoded) == receipt)
     }
 
     @Test("the documented example configuration (docs/gateway.example.json) parses with every section")
@@ -347,6 +357,23 @@ struct ValidationTests {
         #expect(c.roles["reader"]?.permissions == [.readMetadata] && c.maxBodyBytes == 8 << 20)
         try AtomicFile.write(#"{"state_dir": "s", "tls": {"certificate": "c", "privat_key": "k"}}"#, to: "\(dir)/bad.json")
         #expect(throws: MLSecError.self) { _ = try GatewayConfiguration(path: "\(dir)/bad.json") }
+    }
+
+    @Test("a bearer token is sent to upstreams only over TLS or to a loopback address")
+    func upstreamTokensNeedTLS() throws {
+        let dir = NSTemporaryDirectory() + "mlsec-gw-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func configuration(_ url: String) throws -> GatewayConfiguration {
+            try AtomicFile.write(#"{"state_dir": "s", "models": [{"name": "m", "upstreams": [{"url": "\#(url)", "bearer_token_file": "t"}]}]}"#,
+                                 to: "\(dir)/u.json")
+            return try GatewayConfiguration(path: "\(dir)/u.json")
+        }
+        #expect { _ = try configuration("http://10.1.2.3:8000") } throws: { error in
+            (error as? MLSecError)?.message.contains("only over TLS") ?? false
+        }
+        #expect(try configuration("https://10.1.2.3:8443").models[0].upstreams[0].bearerTokenFile != nil)
+        #expect(try configuration("http://127.0.0.1:8000").models[0].upstreams.count == 1)
     }
 }
 

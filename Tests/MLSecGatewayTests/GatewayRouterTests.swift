@@ -54,7 +54,8 @@ private struct Harness {
         options.corsOrigins = corsOrigins
         services = GatewayServices(
             models: ModelCatalog(models: ["digits": model], sources: [source]),
-            stores: GatewayStores(keys: keys, audit: try auditStore ?? SQLiteAuditStore(path: "\(directory)/audit.db")), roles: Role.builtIn,
+            stores: GatewayStores(keys: keys, audit: try auditStore ?? SQLiteAuditStore(path: "\(directory)/audit.db")),
+            roles: Role.builtIn.merging(["keymaster": Role(name: "keymaster", permissions: [.manageKeys, .readMetadata])]) { $1 },
             signers: GatewaySigners(receipts: ReceiptSigner(key: receiptKey), checkpoint: try NoteSigner.generate(name: "test/audit"),
                                     checkpointOrigin: "test/audit"),
             options: options)
@@ -232,6 +233,38 @@ struct GatewayRouterTests {
         var statuses: [HTTPResponse.Status] = []
         for _ in 0..<3 { statuses.append(try await h.request(.get, "/v2/models/digits", key: h.limited).0) }
         #expect(statuses == [.ok, .ok, .serviceUnavailable])
+    }
+
+    @Test("manage_keys is bounded by the caller's own powers: role, model scope, listing and revoking (BFLA)")
+    func keyManagementWithinOwnPowers() async throws {
+        let h = try await Harness()
+        func id(_ key: String) -> String { String(key.split(separator: "_")[1]) }
+        let teamAdmin = try await h.services.keys.create(name: "team", role: "admin", models: ["digits"]).1
+        func create(_ key: String, role: String, models: [String]) async throws -> HTTPResponse.Status {
+            let body = JSONWriter.bytes(.object([("name", .string("n")), ("role", .string(role)), ("models", .array(models.map { .string($0) }))]))
+            return try await h.request(.post, "/admin/keys", key: key, body: body).0
+        }
+        // An admin scoped to one model cannot mint keys for other models, or for every model.
+        #expect(try await create(teamAdmin, role: "admin", models: ["*"]) == .forbidden)
+        #expect(try await create(teamAdmin, role: "inference", models: ["other-x"]) == .forbidden)
+        #expect(try await create(teamAdmin, role: "inference", models: ["digits*"]) == .forbidden)
+        #expect(try await create(teamAdmin, role: "inference", models: ["digits"]) == .created)
+        // It sees and revokes only keys within its scope; others are answered as missing.
+        let (_, _, listing) = try await h.request(.get, "/admin/keys", key: teamAdmin)
+        let ids = Set((try JSONParser().parse(listing)["keys"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue })
+        #expect(ids.contains(id(h.inference)) && ids.contains(id(teamAdmin)))
+        #expect(!ids.contains(id(h.admin)) && !ids.contains(id(h.otherTeam)))
+        #expect(try await h.request(.delete, "/admin/keys/\(id(h.otherTeam))", key: teamAdmin).0 == .notFound)
+        #expect(try await h.request(.delete, "/admin/keys/\(id(h.admin))", key: teamAdmin).0 == .notFound)
+        #expect(try await h.request(.get, "/v2/models/digits", key: h.admin).0 == .ok, "the admin key still works")
+        #expect(try await h.request(.delete, "/admin/keys/\(id(h.inference))", key: teamAdmin).0 == .noContent)
+        // A custom role that manages keys cannot grant what it does not hold (infer), only its own powers.
+        let keymaster = try await h.services.keys.create(name: "km", role: "keymaster", models: ["digits"]).1
+        #expect(try await create(keymaster, role: "inference", models: ["digits"]) == .forbidden)
+        #expect(try await create(keymaster, role: "admin", models: ["digits"]) == .forbidden)
+        #expect(try await create(keymaster, role: "keymaster", models: ["digits"]) == .created)
+        // The full admin keeps its powers.
+        #expect(try await create(h.admin, role: "admin", models: ["*"]) == .created)
     }
 
     @Test("audit: decisions are in the log, without the keys")

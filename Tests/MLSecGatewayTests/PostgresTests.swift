@@ -127,12 +127,18 @@ struct PostgresRateLimiterTests {
         #expect(ContinuousClock.now - start < .seconds(5))
     }
 
-    @Test("TLS is required off loopback; disable is refused there")
+    @Test("TLS is required off loopback and verifies the server name by default; disable is refused there")
     func tlsPolicy() throws {
         #expect(throws: (any Error).self) {
             _ = try MLSecStores.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=disable", logger: quiet)
         }
         #expect(throws: (any Error).self) { _ = try MLSecStores.PostgresDatabase(url: "mysql://x@127.0.0.1/db", logger: quiet) }
+        // The server's certificate name is checked unless the URL asks otherwise.
+        #expect(try MLSecStores.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres", logger: quiet).sslMode == "verify-full")
+        #expect(try MLSecStores.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=require", logger: quiet).sslMode == "require")
+        #expect(throws: (any Error).self) {
+            _ = try MLSecStores.PostgresDatabase(url: "postgres://mlsec@db.example.com/postgres?sslmode=prefer", logger: quiet)
+        }
     }
 }
 

@@ -39,6 +39,13 @@ public struct UpstreamEndpoint: Sendable, Equatable {
             parts.path.isEmpty || parts.path == "/"
         else { throw MLSecError.malformed("upstream url \(url.prefix(100)) must be http(s)://host[:port] with nothing after it") }
     }
+
+    /// Whether credentials may travel to `url`: TLS, or plain HTTP that stays on this machine.
+    static func isTLSOrLoopback(_ url: String) -> Bool {
+        guard let parts = URLComponents(string: url) else { return false }
+        if parts.scheme == "https" { return true }
+        return ["127.0.0.1", "::1", "[::1]", "localhost"].contains(parts.host ?? "")
+    }
 }
 
 /// How the pool behaves (from the model's configuration).

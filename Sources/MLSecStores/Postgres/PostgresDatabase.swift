@@ -7,14 +7,18 @@ import NIOSSL
 import PostgresNIO
 
 /// A PostgreSQL connection pool from a `postgres://user[:password]@host[:port]/database[?sslmode=...]` URL.
-/// TLS is required (`sslmode=require`, the default, or `verify-full`) unless the host is loopback and the URL
-/// says `sslmode=disable`. Every query runs under a deadline so that an unreachable server is an error within
+/// TLS with the server's name verified is the default (`sslmode=verify-full`, roots from the system or
+/// `sslrootcert=FILE`); `sslmode=require` (no name check) must be asked for and logs a warning; `sslmode=disable`
+/// is accepted only for a loopback host. Every query runs under a deadline so that an unreachable server is an error within
 /// `timeout`, never a hang: callers fail closed.
 public final class PostgresDatabase: Sendable {
     public let client: PostgresClient
     public let timeout: Duration
     /// The server and database, without user or password, for messages.
     public let location: String
+    /// The TLS mode in force: `verify-full` (the default: the certificate must chain to a trusted root and
+    /// name the host), `require` (encrypted, name not checked: a warning is logged) or `disable` (loopback only).
+    public let sslMode: String
     let logger: Logger
     private let runner: Task<Void, Never>
 
@@ -32,7 +36,11 @@ public final class PostgresDatabase: Sendable {
         }
         let database = parts.path.hasPrefix("/") ? String(parts.path.dropFirst()) : parts.path
         let databaseName = database.isEmpty ? user : database
-        let mode = parts.queryItems?.first { $0.name == "sslmode" }?.value ?? "require"
+        let query = parts.queryItems ?? []
+        for item in query where !["sslmode", "sslrootcert"].contains(item.name) {
+            throw MLSecError.malformed("database URL parameter \(item.name.prefix(40)) is not supported (sslmode, sslrootcert)")
+        }
+        let mode = query.first { $0.name == "sslmode" }?.value ?? "verify-full"
         let loopback = ["127.0.0.1", "::1", "localhost"].contains(host)
         let tls: PostgresClient.Configuration.TLS
         switch mode {
@@ -43,11 +51,19 @@ public final class PostgresDatabase: Sendable {
             tls = .disable
         case "require", "verify-full":
             var configuration = TLSConfiguration.makeClientConfiguration()
-            if mode == "require" { configuration.certificateVerification = .noHostnameVerification }
+            if let rootFile = query.first(where: { $0.name == "sslrootcert" })?.value {
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(rootFile))
+            }
+            if mode == "require" {
+                // Encrypted, but a server with any trusted certificate is accepted under any name.
+                configuration.certificateVerification = .noHostnameVerification
+                logger.warning("sslmode=require does not check that the database server's certificate names \(host); use verify-full (the default)")
+            }
             tls = .require(configuration)
         default:
-            throw MLSecError.malformed("sslmode must be disable (loopback only), require or verify-full")
+            throw MLSecError.malformed("sslmode must be verify-full (the default), require, or disable (loopback only)")
         }
+        sslMode = mode
         var configuration = PostgresClient.Configuration(
             host: host, port: parts.port ?? 5432, username: user, password: password,
             database: databaseName, tls: tls)
