@@ -696,3 +696,46 @@ def test_deploy_model_version_with_every_check_and_roll_back(gateway, tmp_path):
     assert call(gateway, "PUT", "/admin/models/digits", {"version": "1", "rollback": "yes"}, key=admin)[0] == 400
     assert call(gateway, "PUT", "/admin/models/digits", {"version": "1", "rollback": True}, key=admin)[0] == 200
     assert served_version() == "1"
+
+
+def test_key_management_is_bounded_by_the_callers_own_powers(gateway):
+    """BFLA against the running server: an admin key scoped to one model cannot mint a key for every model,
+    cannot see or revoke keys outside its scope, and can still manage keys within it."""
+    admin = gateway["creds"]["api_keys"]["admin"]
+
+    def create(key, role, models):
+        return call(gateway, "POST", "/admin/keys", {"name": "bfla", "role": role, "models": models}, key=key)
+
+    status, _, scoped = create(admin, "admin", ["digits"])
+    assert status == 201
+    status, _, outsider = create(admin, "inference", ["other-model"])
+    assert status == 201
+    team = scoped["key"]
+    assert create(team, "admin", ["*"])[0] == 403
+    assert create(team, "inference", ["other-model"])[0] == 403
+    assert create(team, "inference", ["digits-*"])[0] == 403
+    status, _, mine = create(team, "inference", ["digits"])
+    assert status == 201
+    ids = {k["id"] for k in call(gateway, "GET", "/admin/keys", key=team)[2]["keys"]}
+    assert mine["id"] in ids and scoped["id"] in ids and outsider["id"] not in ids
+    assert call(gateway, "DELETE", f"/admin/keys/{outsider['id']}", key=team)[0] == 404
+    assert outsider["id"] in {k["id"] for k in call(gateway, "GET", "/admin/keys", key=admin)[2]["keys"]}
+    assert call(gateway, "DELETE", f"/admin/keys/{mine['id']}", key=team)[0] == 204
+
+
+def test_invalid_inference_requests_spend_the_keys_rate_limit(gateway):
+    """Malformed bodies, wrong content types and out-of-scope shapes are charged before parsing, so a key's limit
+    bounds all the work it can cause (against the running server)."""
+    admin = gateway["creds"]["api_keys"]["admin"]
+    status, _, created = call(gateway, "POST", "/admin/keys", {
+        "name": "charged", "role": "inference", "models": ["digits"],
+        "rate_limit": {"requests_per_second": 0.01, "burst": 3}}, key=admin)
+    assert status == 201
+    key = created["key"]
+    path = "/v2/models/digits/infer"
+    assert call(gateway, "POST", path, b"{not json", key=key)[0] == 400
+    assert call(gateway, "POST", path, b"{}", key=key, headers={"Content-Type": "text/plain"})[0] == 415
+    assert call(gateway, "POST", "/v2/models/someone-elses/infer", b"{}", key=key)[0] == 404
+    x, _ = digits_test_set()
+    status, headers, _ = call(gateway, "POST", path, infer_body(x[:1]), key=key)
+    assert status == 429 and "Retry-After" in headers

@@ -77,6 +77,19 @@ struct InferenceRoutes {
     }
 
     func infer(_ request: Request, _ context: GatewayContext, version: String?) async throws -> Response {
+        // One unit of the caller's rate limits before anything else: every authenticated attempt is paid for,
+        // whatever is wrong with it. The model's shared limits are charged only for a model the caller may see
+        // (a caller must not spend other tenants' limits by naming their models).
+        let caller = try principal(context)
+        let name = context.parameters.get("model") ?? ""
+        let visible = caller.canSee(model: name) && services.models[name] != nil
+        let modelLimit = visible ? services.models.source(named: name)?.rateLimit : nil
+        let prepaid: HTTPFields
+        do {
+            prepaid = try await services.admission.precharge(caller, model: name, modelLimit: modelLimit, modelScoped: visible)
+        } catch {
+            throw await deny(error, caller, "infer", "models/\(name.prefix(100))", context)
+        }
         let (principal, model) = try await model(context, version: version, permission: .infer, action: "infer")
         let resource = "models/\(model.name)/versions/\(model.version)"
         if let type = request.headers[.contentType]?.lowercased(),
@@ -84,14 +97,7 @@ struct InferenceRoutes {
             throw await deny(GatewayError(.unsupportedMediaType, "content type must be application/json or application/octet-stream"),
                              principal, "infer", resource, context, model: model)
         }
-        // Availability first, before the body is read: the key's concurrency, then a gateway slot (or 503).
-        let ticket: AdmissionTicket
-        do {
-            ticket = try await services.admission.enter(principal)
-        } catch {
-            throw await deny(error, principal, "infer", resource, context, model: model)
-        }
-        defer { services.admission.leave(ticket) }
+        // The body is read (and size-checked) before any slot is taken, so a slow sender holds no slot.
         var request = request
         let buffer: ByteBuffer
         do {
@@ -100,6 +106,14 @@ struct InferenceRoutes {
             throw await deny(GatewayError(.contentTooLarge, "the request body is over \(services.options.maxBodyBytes) bytes"),
                              principal, "infer", resource, context, model: model)
         }
+        // Then availability: the key's concurrency, then a gateway slot (or 503).
+        let ticket: AdmissionTicket
+        do {
+            ticket = try await services.admission.enter(principal)
+        } catch {
+            throw await deny(error, principal, "infer", resource, context, model: model)
+        }
+        defer { services.admission.leave(ticket) }
         let body = Array(buffer.readableBytesView)
         var headerLength: Int?
         if let text = request.headers[Self.headerLength] {
@@ -117,8 +131,7 @@ struct InferenceRoutes {
         let rateHeaders: HTTPFields
         do {
             rateHeaders = try await services.admission.charge(
-                principal, model: model.name, modelLimit: services.models.source(named: model.name)?.rateLimit,
-                batch: parsed.batch, elements: parsed.values.count)
+                principal, model: model.name, modelLimit: modelLimit, batch: parsed.batch, elements: parsed.values.count, prepaid: prepaid)
         } catch {
             throw await deny(error, principal, "infer", resource, context, model: model)
         }

@@ -141,6 +141,26 @@ struct GatewayRouterTests {
         #expect(headers[HTTPField.Name("RateLimit-Policy")!]?.contains("q=2") == true)
     }
 
+    @Test("invalid inference requests are charged too: malformed bodies, wrong content types and bad shapes spend the key's limit")
+    func invalidRequestsAreCharged() async throws {
+        let h = try await Harness()
+        var statuses: [HTTPResponse.Status] = []
+        // The limited key: burst 2, refilling once in 100 s.
+        statuses.append(try await h.request(.post, "/v2/models/digits/infer", key: h.limited, body: Array("{".utf8)).0)
+        statuses.append(try await h.request(.post, "/v2/models/secret/infer", key: h.limited, body: Harness.inferBody()).0)
+        statuses.append(try await h.request(.post, "/v2/models/digits/infer", key: h.limited, body: Harness.inferBody()).0)
+        #expect(statuses == [.badRequest, .notFound, .tooManyRequests], "\(statuses)")
+        // Wrong content types are charged as well (on a fresh key: burst 2).
+        let other = try await h.services.keys.create(name: "l2", role: "inference", models: ["digits"],
+                                                     rateLimit: RateLimit(requestsPerSecond: 0.01, burst: 2)).1
+        var plain: [HTTPResponse.Status] = []
+        for _ in 0..<3 {
+            plain.append(try await h.request(.post, "/v2/models/digits/infer", key: other, body: Harness.inferBody(),
+                                             headers: [.contentType: "text/plain"]).0)
+        }
+        #expect(plain == [.unsupportedMediaType, .unsupportedMediaType, .tooManyRequests], "\(plain)")
+    }
+
     @Test("inference limits: a batch costs its size against the model's limit, quotas refuse with their reset time")
     func inferenceLimits() async throws {
         let h = try await Harness(modelLimit: RateLimit(requestsPerSecond: 0.01, burst: 10))
@@ -152,8 +172,10 @@ struct GatewayRouterTests {
                                                                   body: Harness.inferBody(batch: 4))
         #expect(refused == .tooManyRequests && refusedHeaders[.retryAfter] != nil)
         #expect(String(decoding: body, as: UTF8.self).contains("per-model"))
-        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(batch: 2)).0 == .ok,
-                "the refused batch charged nothing")
+        // The refused batch cost its prepaid unit only (every attempt costs one unit): one of the two left remains.
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(batch: 1)).0 == .ok,
+                "the refused batch charged more than its prepaid unit")
+        #expect(try await h.request(.post, "/v2/models/digits/infer", key: h.inference, body: Harness.inferBody(batch: 1)).0 == .tooManyRequests)
         // Quotas: a key with one request a day (on a gateway without the model limit).
         let h2 = try await Harness()
         let key2 = try await h2.services.keys.create(name: "q", role: "inference", models: ["digits"], quota: QuotaLimits(dailyRequests: 1)).1

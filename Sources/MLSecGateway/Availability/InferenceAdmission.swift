@@ -82,19 +82,45 @@ public final class InferenceAdmission: Sendable {
     /// Whether the ticket's deadline passed (checked before the model runs).
     public func expired(_ ticket: AdmissionTicket) -> Bool { ContinuousClock.now - ticket.admitted > limits.requestTimeout }
 
-    /// After parsing, when the cost is known: the GCRA limits and the quotas. Returns the rate-limit fields for
-    /// the response (the policies and the tightest state).
-    public func charge(_ principal: Principal, model: String, modelLimit: RateLimit?, batch: Int, elements: Int)
+    /// Before the body is read or parsed: one unit of every GCRA limit, so that a key's limit bounds all the work
+    /// its requests can cause, malformed or not. Returns the rate-limit fields for the response.
+    /// - Parameter modelScoped: whether the caller may use `model` (then the model's and the key+model limits are
+    ///   charged too; otherwise only the caller's own).
+    public func precharge(_ principal: Principal, model: String, modelLimit: RateLimit?, modelScoped: Bool = true)
         async throws(GatewayError) -> HTTPFields {
+        try await gcra(principal, model: model, modelLimit: modelScoped ? modelLimit : nil, cost: Self.prepaidUnits,
+                       fullCost: Self.prepaidUnits, perKeyModel: modelScoped)
+    }
+
+    /// What ``precharge(_:model:modelLimit:)`` takes.
+    static let prepaidUnits: Double = 1
+
+    /// After parsing, when the cost is known: the rest of the request's cost (beyond the prepaid unit) on every
+    /// GCRA limit, then the quotas. Returns the rate-limit fields for the response (`prepaid`: those of the
+    /// precharge, used when nothing more is charged).
+    public func charge(_ principal: Principal, model: String, modelLimit: RateLimit?, batch: Int, elements: Int,
+                       prepaid: HTTPFields) async throws(GatewayError) -> HTTPFields {
         let cost: Double = switch limits.cost {
         case .request: 1
         case .batch: Double(batch)
         case .elements: Double(elements)
         }
+        var headers = prepaid
+        if cost > Self.prepaidUnits {
+            headers = try await gcra(principal, model: model, modelLimit: modelLimit, cost: cost - Self.prepaidUnits, fullCost: cost)
+        }
+        try await admitQuota(principal, elements: elements, headers: &headers)
+        return headers
+    }
+
+    /// Charges `cost` units on every GCRA limit of the request, all or nothing (`fullCost`: the request's whole
+    /// cost, for the message when it alone is over a burst).
+    private func gcra(_ principal: Principal, model: String, modelLimit: RateLimit?, cost: Double, fullCost: Double,
+                      perKeyModel: Bool = true) async throws(GatewayError) -> HTTPFields {
         var items: [(name: String, item: RateLimiter.Item)] = []
         if let limit = principal.rateLimit { items.append(("per-key", .init(key: principal.id, limit: limit, cost: cost))) }
         if let limit = modelLimit { items.append(("per-model", .init(key: "m\u{1}" + model, limit: limit, cost: cost))) }
-        if let limit = limits.perKeyModel {
+        if perKeyModel, let limit = limits.perKeyModel {
             items.append(("per-key-model", .init(key: "km\u{1}" + principal.id + "\u{1}" + model, limit: limit, cost: cost)))
         }
         var headers: HTTPFields = [:]
@@ -114,15 +140,19 @@ public final class InferenceAdmission: Sendable {
                 let decision = decisions[refused]
                 headers[Self.stateField] = "\"\(items[refused].name)\";r=0;t=\(RateLimitMiddleware.seconds(decision.resetSeconds))"
                 headers[.retryAfter] = String(max(1, RateLimitMiddleware.seconds(decision.retryAfter)))
-                let costNote = cost > Double(items[refused].item.limit.burst) ? " (this request costs \(Int(cost)), more than the burst)" : ""
+                let costNote = fullCost > Double(items[refused].item.limit.burst) ? " (this request costs \(Int(fullCost)), more than the burst)" : ""
                 throw GatewayError(.tooManyRequests, "rate limit exceeded (\(items[refused].name))\(costNote); retry later",
-                                   headers: headers, auditReason: "rate limited \(items[refused].name) cost \(Int(cost))")
+                                   headers: headers, auditReason: "rate limited \(items[refused].name) cost \(Int(fullCost))")
             }
             if let tightest = decisions.indices.min(by: { decisions[$0].remaining < decisions[$1].remaining }) {
                 headers[Self.stateField] =
                     "\"\(items[tightest].name)\";r=\(decisions[tightest].remaining);t=\(RateLimitMiddleware.seconds(decisions[tightest].resetSeconds))"
             }
         }
+        return headers
+    }
+
+    private func admitQuota(_ principal: Principal, elements: Int, headers: inout HTTPFields) async throws(GatewayError) {
         if let quota = principal.quota {
             do {
                 try await quotas.admit(key: principal.id, limits: quota, elements: elements)
@@ -140,6 +170,5 @@ public final class InferenceAdmission: Sendable {
                                    auditReason: "quota: \(String(describing: error).prefix(160))")
             }
         }
-        return headers
     }
 }
