@@ -10,8 +10,10 @@ import Synchronization
 /// `lease`. Units are reserved in the database before they are used, so replicas together never admit more
 /// than the limit; the error is only on the safe side: each replica may hold up to four chunks per key unused
 /// until its lease ends (under-admission of at most replicas x 4 chunks per lease). Keys below 100/s are decided
-/// in the database on every request, exactly. A key refused by the database stays refused locally until its
-/// retry time (as Envoy's over-limit cache), so a client hammering a spent limit costs no round trips.
+/// in the database on every request, exactly. A caller's own key refused by the database stays refused locally
+/// until its retry time (as Envoy's over-limit cache), so a client hammering a spent limit costs no round trips;
+/// refusals of shared keys (a model's limit) are never cached, and a request costing more than a burst is
+/// refused alone, so one caller cannot lock the others out.
 /// One refill per set of keys is in flight at a time: requests that find the allowance spent while a refill
 /// is under way wait for it and take their units from what it reserved (after a few such waits, a request
 /// makes an exact round trip of its own), instead of each queueing a round trip on the same rows: a convoy
@@ -45,6 +47,15 @@ public final class LeasedRateLimiter: RateLimitBackend {
     }
 
     public func decide(_ items: [RateLimiter.Item]) async throws -> [RateLimiter.Decision] {
+        // A request that costs more than a burst can never be admitted: it is refused on its own, without a
+        // round trip and without a refusal that others would inherit.
+        if items.contains(where: { $0.cost > Double(max($0.limit.burst, 1)) }) {
+            return items.map { item in
+                item.cost > Double(max(item.limit.burst, 1))
+                    ? RateLimiter.Decision(allowed: false, remaining: 0, resetSeconds: 0, retryAfter: 0)
+                    : RateLimiter.Decision(allowed: true, remaining: 0, resetSeconds: 0, retryAfter: 0)
+            }
+        }
         let extras = items.map { Self.chunk($0.limit) }
         let flight = items.map(\.key).joined(separator: "\u{0}")
         // A request waits for at most a few refills led by others before it makes a round trip of its own.
@@ -119,7 +130,9 @@ public final class LeasedRateLimiter: RateLimitBackend {
         }
         guard decisions.allSatisfy(\.allowed) else {
             blocked.withLock { blocked in
-                for (item, decision) in zip(items, decisions) where !decision.allowed && decision.retryAfter > 0 {
+                // Only a caller's own keys: a shared key (a model's limit) refused for this request may admit
+                // another caller's smaller one.
+                for (item, decision) in zip(items, decisions) where !decision.allowed && decision.retryAfter > 0 && !item.shared {
                     blocked[item.key] = now + decision.retryAfter
                 }
                 if blocked.count > 10_000 { blocked = blocked.filter { $0.value > now } }

@@ -39,10 +39,14 @@ public final class RateLimiter: Sendable {
         public var key: String
         public var limit: RateLimit
         public var cost: Double
-        public init(key: String, limit: RateLimit, cost: Double = 1) {
+        /// Whether several callers count under this key (a model's limit): a refusal of one caller's request
+        /// must then say nothing about the others' (it is never cached for the key).
+        public var shared: Bool
+        public init(key: String, limit: RateLimit, cost: Double = 1, shared: Bool = false) {
             self.key = key
             self.limit = limit
             self.cost = cost
+            self.shared = shared
         }
     }
 

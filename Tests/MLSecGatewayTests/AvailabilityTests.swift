@@ -224,6 +224,29 @@ struct UpstreamPolicyTests {
 
 @Suite("leased allowances over a shared limiter")
 struct LeasedRateLimiterTests {
+    @Test("one caller cannot lock others out of a shared model limit: an oversized request is refused alone, shared refusals are not cached")
+    func noPoisoning() async throws {
+        let clock = ManualClock()
+        let shared = CountingBackend(RateLimiter(clock: clock.read))
+        let leased = LeasedRateLimiter(shared: shared, lease: .milliseconds(250), clock: clock.read)
+        let model = RateLimit(requestsPerSecond: 1, burst: 10)
+        func request(_ key: String, cost: Double) -> [RateLimiter.Item] {
+            [RateLimiter.Item(key: key, limit: RateLimit(requestsPerSecond: 5, burst: 50), cost: cost),
+             RateLimiter.Item(key: "m\u{1}digits", limit: model, cost: cost, shared: true)]
+        }
+        // A batch costing more than the model's burst: refused, without a round trip, and nothing is remembered.
+        let before = shared.calls
+        let oversized = try await leased.decide(request("key:a", cost: 20))
+        #expect(!oversized[1].allowed && shared.calls == before)
+        #expect(try await leased.decide(request("key:b", cost: 1)).allSatisfy(\.allowed), "another tenant was locked out")
+        // A's requests spend the shared limit; B is refused while it is spent, then admitted as soon as it
+        // refills, not at A's cached retry time.
+        for _ in 0..<9 { _ = try await leased.decide(request("key:a", cost: 1)) }
+        #expect(try await !leased.decide(request("key:a", cost: 5))[1].allowed)
+        clock.advance(1.01)
+        #expect(try await leased.decide(request("key:b", cost: 1)).allSatisfy(\.allowed))
+    }
+
     @Test("busy keys reserve a chunk per round trip and never over-admit; slow keys are exact; leases expire")
     func leases() async throws {
         let clock = ManualClock()

@@ -119,7 +119,7 @@ public final class InferenceAdmission: Sendable {
                       perKeyModel: Bool = true) async throws(GatewayError) -> HTTPFields {
         var items: [(name: String, item: RateLimiter.Item)] = []
         if let limit = principal.rateLimit { items.append(("per-key", .init(key: principal.id, limit: limit, cost: cost))) }
-        if let limit = modelLimit { items.append(("per-model", .init(key: "m\u{1}" + model, limit: limit, cost: cost))) }
+        if let limit = modelLimit { items.append(("per-model", .init(key: "m\u{1}" + model, limit: limit, cost: cost, shared: true))) }
         if perKeyModel, let limit = limits.perKeyModel {
             items.append(("per-key-model", .init(key: "km\u{1}" + principal.id + "\u{1}" + model, limit: limit, cost: cost)))
         }
