@@ -739,3 +739,46 @@ def test_invalid_inference_requests_spend_the_keys_rate_limit(gateway):
     x, _ = digits_test_set()
     status, headers, _ = call(gateway, "POST", path, infer_body(x[:1]), key=key)
     assert status == 429 and "Retry-After" in headers
+
+
+def test_jwt_algorithm_is_pinned_by_the_key_not_the_token(gateway, tmp_path):
+    """An RSA JWK without `alg` is pinned to RS256 at load: a PS512 token signed with that key is refused, before
+    and after RS256 tokens (jwt-kit alone pinned whatever algorithm the first token named); a JWK that declares
+    an algorithm outside the documented set refuses the configuration."""
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from jwt.algorithms import RSAAlgorithm
+    demo = gateway["state"]
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    jwk = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
+    jwk.update({"kid": "rsa2", "use": "sig"})
+    jwk.pop("alg", None)
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
+        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
+        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    assert url, "the JWT gateway did not start"
+    gw = {"url": url}
+    claims = {"sub": "bob", "iss": "https://idp.example", "aud": "mlsec-gateway", "exp": int(time.time()) + 300,
+              "role": "inference", "models": ["digits"]}
+    try:
+        ps512 = pyjwt.encode(claims, rsa_key, algorithm="PS512", headers={"kid": "rsa2"})
+        rs256 = pyjwt.encode(claims, rsa_key, algorithm="RS256", headers={"kid": "rsa2"})
+        assert call(gw, "GET", "/v2/models/digits", key=ps512)[0] == 401
+        assert call(gw, "GET", "/v2/models/digits", key=rs256)[0] == 200
+        assert call(gw, "GET", "/v2/models/digits", key=ps512)[0] == 401
+        assert call(gw, "GET", "/v2/models/digits", key=pyjwt.encode(claims, rsa_key, algorithm="RS256",
+                                                                     headers={"kid": "rsa2"}))[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    jwk["alg"] = "PS256"
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    proc, url = start(tmp_path / "gateway.json")
+    assert url is None and proc.wait(timeout=20) == 2
+    assert "only RS256" in (tmp_path / "gateway.log").read_text()
