@@ -19,42 +19,30 @@ public struct DatabaseSettings: Sendable, Equatable {
     }
 }
 
-/// The stores a gateway keeps its state in, opened by the caller (the `mlsec serve` command, a test) and
-/// handed to the gateway, which never opens a database itself. Embedded (one gateway): `gateway.db` (API keys
-/// and quota usage) and `audit.db` (the Merkle log) in the state directory, rate limits in memory. With
-/// PostgreSQL (replicas): keys and quota usage, custom roles, GCRA state and the audit log all live there.
-public struct StateStores: Sendable {
-    public var keys: APIKeyStore
-    public var audit: any AuditStore
-    /// Shared GCRA state (nil: this process decides alone).
-    public var rateLimits: (any RateLimitBackend)?
-    /// Shared custom roles (nil: this process's configuration alone).
-    public var roles: (any RoleStore)?
-
-    public init(keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)? = nil, roles: (any RoleStore)? = nil) {
-        self.keys = keys
-        self.audit = audit
-        self.rateLimits = rateLimits
-        self.roles = roles
-    }
+/// Opens the stores a gateway keeps its state in, for its caller (the `mlsec serve` command, a test) to hand
+/// to the gateway, which never opens a database itself. Embedded (one gateway): `gateway.db` (API keys and
+/// quota usage) and `audit.db` (the Merkle log) in the state directory, rate limits in memory. With PostgreSQL
+/// (replicas): keys and quota usage, custom roles, GCRA state and the audit log all live there.
+public enum StateStores {
+    /// The opened stores: shared GCRA state and shared custom roles are nil for one embedded gateway.
+    public typealias Opened = (keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)?, roles: (any RoleStore)?)
 
     /// Opens the stores: the state directory's SQLite files, or PostgreSQL when `database` is given (the
     /// custom `roles` are then published for every replica).
     /// - Parameter keys: an SQLite key store already open in the state directory, used instead of opening it again.
     public static func open(stateDirectory: String, database: DatabaseSettings?, roles: [String: Role],
-                            keys: APIKeyStore? = nil) async throws -> StateStores {
+                            keys: APIKeyStore? = nil) async throws -> Opened {
         guard let database else {
             try ensureDirectory(stateDirectory)
             let keyStore = if let keys { keys } else { try await keyStore(stateDirectory: stateDirectory) }
-            return StateStores(keys: keyStore, audit: try SQLiteAuditStore(path: "\(stateDirectory)/audit.db"))
+            return (keyStore, try SQLiteAuditStore(path: "\(stateDirectory)/audit.db"), nil, nil)
         }
         let pool = try postgres(database)
         do {
             let roleStore = try await PostgresRoleStore(database: pool)
             try await roleStore.publish(roles)
-            return StateStores(keys: try await APIKeyStore(backend: try await PostgresKeyBackend(database: pool)),
-                               audit: try await PostgresAuditStore(database: pool),
-                               rateLimits: LeasedRateLimiter(shared: try await PostgresRateLimiter(database: pool)), roles: roleStore)
+            return (try await APIKeyStore(backend: try await PostgresKeyBackend(database: pool)), try await PostgresAuditStore(database: pool),
+                    LeasedRateLimiter(shared: try await PostgresRateLimiter(database: pool)), roleStore)
         } catch let error as MLSecError {
             throw error
         } catch {
