@@ -219,10 +219,16 @@ def test_sighup_reloads_models_and_a_bad_configuration_changes_nothing(state, tm
         assert gw.call("POST", "/v2/models/digits/infer",
                        {"inputs": [{"name": "input", "shape": [1, 64], "datatype": "FP32", "data": [0.5] * 64}]},
                        key=admin)[0] == 200
+        # A change to a section that needs a restart (limits, jwt, client certificates, ...) refuses the whole
+        # reload and names it: the version change beside it is not applied either.
+        write_config(config, state, version="1", limits={"max_batch": 8}, durability="request")
+        gw.proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: "which take a restart" in (tmp_path / "gateway.log").read_text(), "the refused reload")
+        assert "limits" in (tmp_path / "gateway.log").read_text() and served() == "5"
     finally:
         assert gw.stop() == 0
     reloads = [e for e in audit_entries(state / "audit.db") if e.get("action") == "config.reload"]
-    assert [e["decision"] for e in reloads[-2:]] == ["allow", "error"]
+    assert [e["decision"] for e in reloads[-3:]] == ["allow", "error", "error"]
 
 
 def test_sigkill_under_load_loses_no_answered_request(state, tmp_path):

@@ -10,7 +10,7 @@ import HummingbirdCore
 import MLSecAccess
 
 /// How the gateway listens.
-public struct ListenConfiguration: Sendable {
+public struct ListenConfiguration: Sendable, Equatable {
     public var host: String
     public var port: Int
     /// PEM certificate chain and private key; TLS is on when both are set.

@@ -36,6 +36,30 @@ public struct GatewayConfiguration: Sendable {
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
     public var corsOrigins: Set<String> = []
 
+    /// The sections of `other` that differ from this configuration and can only change with a restart (the
+    /// listener, TLS and mTLS mappings, state, database, limits, CORS, audit settings, JWT settings): a reload
+    /// that would change one of them is refused, naming them, rather than half applied. Models and custom roles
+    /// reload live.
+    public func restartOnlyChanges(to other: GatewayConfiguration) -> [String] {
+        var changed: [String] = []
+        if listen.host != other.listen.host || listen.port != other.listen.port { changed.append("listen") }
+        if listen.certificate != other.listen.certificate || listen.privateKey != other.listen.privateKey
+            || listen.minimumTLSVersion != other.listen.minimumTLSVersion || listen.clientCA != other.listen.clientCA {
+            changed.append("tls")
+        }
+        if listen.allowPlaintext != other.listen.allowPlaintext { changed.append("allow_plaintext") }
+        if stateDirectory != other.stateDirectory { changed.append("state_dir") }
+        if databaseURL != other.databaseURL || databasePasswordFile != other.databasePasswordFile { changed.append("database") }
+        if maxBodyBytes != other.maxBodyBytes || maxBatch != other.maxBatch || availability != other.availability {
+            changed.append("limits")
+        }
+        if auditOrigin != other.auditOrigin || auditDurability != other.auditDurability { changed.append("audit") }
+        if jwt != other.jwt { changed.append("jwt") }
+        if clientCertificates != other.clientCertificates { changed.append("client_certificates") }
+        if corsOrigins != other.corsOrigins { changed.append("cors") }
+        return changed
+    }
+
     /// The per-request settings.
     public var options: GatewayOptions {
         var options = GatewayOptions()

@@ -5,6 +5,7 @@ import Logging
 import MLSecAudit
 import MLSecCore
 import ServiceLifecycle
+import Synchronization
 import UnixSignals
 import MLSecAccess
 
@@ -16,11 +17,14 @@ public struct GatewayMaintenance: Service {
     let services: GatewayServices
     /// The configuration file to read again on SIGHUP (nil: nothing to reload, as in the demo).
     let configurationPath: String?
+    /// The configuration in force (models and roles change with each reload; the other sections cannot).
+    private let running: RunningConfiguration
     let logger: Logger
 
-    public init(services: GatewayServices, configurationPath: String?, logger: Logger) {
+    public init(services: GatewayServices, configuration: GatewayConfiguration, configurationPath: String?, logger: Logger) {
         self.services = services
         self.configurationPath = configurationPath
+        running = RunningConfiguration(configuration)
         self.logger = logger
     }
 
@@ -95,20 +99,22 @@ public struct GatewayMaintenance: Service {
         guard let configurationPath else { return }
         do {
             let configuration = try GatewayConfiguration(path: configurationPath)
+            // Everything the file changes is applied, or nothing: sections that need a restart refuse the reload.
+            let restartOnly = running.current.restartOnlyChanges(to: configuration)
+            guard restartOnly.isEmpty else {
+                throw MLSecError.usage("the configuration changes \(restartOnly.joined(separator: ", ")), which take a restart; "
+                    + "nothing was reloaded (restart the gateway, or undo those changes and send SIGHUP again)")
+            }
             let models = try await GatewayStartup.loadModels(configuration.models, loader: services.loader)
             if let shared = services.sharedRoles { try await shared.publish(configuration.roles) }
-            services.models.replaceAll(models: models, sources: configuration.models)
-            services.roles.replaceCustom(configuration.roles)
             try await services.jwt?.reload()
             try await services.audit.record(AuditEvent(
                 actor: "gateway", action: "config.reload", resource: configurationPath, decision: .allow,
                 reason: "models: " + models.values.map { "\($0.name) \($0.version)" }.sorted().joined(separator: ", ")))
-            logger.notice("configuration reloaded", metadata: ["models": "\(models.count)"])
-            if configuration.availability != services.admission.limits
-                || configuration.corsOrigins != services.options.corsOrigins || configuration.maxBodyBytes != services.options.maxBodyBytes
-                || configuration.maxBatch != services.options.maxBatch {
-                logger.warning("limits and cors changed in the file take effect at the next restart")
-            }
+            services.models.replaceAll(models: models, sources: configuration.models)
+            services.roles.replaceCustom(configuration.roles)
+            running.current = configuration
+            logger.notice("configuration reloaded: models, roles and JWKS keys", metadata: ["models": "\(models.count)"])
         } catch {
             let message = (error as? MLSecError)?.message ?? "\(error)"
             logger.error("configuration reload failed; still serving the previous models", metadata: ["error": "\(message)"])
@@ -116,5 +122,15 @@ public struct GatewayMaintenance: Service {
                 actor: "gateway", action: "config.reload", resource: configurationPath, decision: .error,
                 reason: String(message.prefix(300))))
         }
+    }
+}
+
+/// The configuration in force, replaced by each successful reload.
+private final class RunningConfiguration: Sendable {
+    private let value: Mutex<GatewayConfiguration>
+    init(_ configuration: GatewayConfiguration) { value = Mutex(configuration) }
+    var current: GatewayConfiguration {
+        get { value.withLock { $0 } }
+        set { value.withLock { $0 = newValue } }
     }
 }

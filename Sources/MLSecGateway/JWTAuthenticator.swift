@@ -8,7 +8,7 @@ import MLSecAccess
 
 /// How JWTs are accepted: keys from a JWKS file (asymmetric keys only) and the required issuer and audience.
 /// The role is the `role` claim (a role name), the model scopes the `models` claim (name patterns).
-public struct JWTConfiguration: Sendable {
+public struct JWTConfiguration: Sendable, Equatable {
     public var jwksPath: String
     public var issuer: String
     public var audience: String

@@ -99,7 +99,7 @@ struct ServeCommand: AsyncParsableCommand {
         // One service group: the maintenance service (quota saving, SIGHUP reload, final audit drain) and the
         // server. SIGTERM/SIGINT stop accepting, let in-flight requests finish within the grace period, then
         // the maintenance service saves and drains (services stop in reverse order).
-        let maintenance = GatewayMaintenance(services: services, configurationPath: config, logger: logger)
+        let maintenance = GatewayMaintenance(services: services, configuration: configuration, configurationPath: config, logger: logger)
         var group = ServiceGroupConfiguration(
             services: [.init(service: maintenance), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(shutdownGrace)
