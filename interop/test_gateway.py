@@ -782,3 +782,39 @@ def test_jwt_algorithm_is_pinned_by_the_key_not_the_token(gateway, tmp_path):
     proc, url = start(tmp_path / "gateway.json")
     assert url is None and proc.wait(timeout=20) == 2
     assert "only RS256" in (tmp_path / "gateway.log").read_text()
+
+
+def test_jwt_principals_get_per_subject_limits_by_role(gateway, tmp_path):
+    """`principal_limits`: each JWT subject of a role gets its own rate limit (a second subject is unaffected)."""
+    import jwt as pyjwt
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from jwt.algorithms import ECAlgorithm
+    demo = gateway["state"]
+    key = ec.generate_private_key(ec.SECP256R1())
+    jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
+    jwk.update({"kid": "ec9", "alg": "ES256"})
+    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
+        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
+        "principal_limits": {"inference": {"rate_limit": {"requests_per_second": 0.01, "burst": 2}}},
+        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    assert url, "the JWT gateway did not start"
+    gw = {"url": url}
+
+    def token(sub):
+        return pyjwt.encode({"sub": sub, "iss": "https://idp.example", "aud": "mlsec-gateway", "exp": int(time.time()) + 300,
+                             "role": "inference", "models": ["digits"]}, key, algorithm="ES256", headers={"kid": "ec9"})
+    try:
+        x, _ = digits_test_set()
+        carol, dave = token("carol"), token("dave")
+        statuses = [call(gw, "POST", "/v2/models/digits/infer", infer_body(x[:1]), key=carol)[0] for _ in range(3)]
+        assert statuses == [200, 200, 429], statuses
+        assert call(gw, "POST", "/v2/models/digits/infer", infer_body(x[:1]), key=dave)[0] == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

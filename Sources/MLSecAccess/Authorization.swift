@@ -99,6 +99,32 @@ public struct Principal: Sendable {
     }
 }
 
+/// Limits for principals that carry none of their own (JWT subjects, client certificates), by role: each
+/// principal (one subject, one certificate) gets its own GCRA state, quota counters and concurrency.
+public struct PrincipalLimits: Sendable, Equatable {
+    public var rateLimit: RateLimit?
+    public var quota: QuotaLimits?
+    public var maxConcurrent: Int?
+
+    public init(rateLimit: RateLimit? = nil, quota: QuotaLimits? = nil, maxConcurrent: Int? = nil) {
+        self.rateLimit = rateLimit
+        self.quota = quota
+        self.maxConcurrent = maxConcurrent
+    }
+}
+
+extension Principal {
+    /// This principal with `limits` (nil: unchanged).
+    public func limited(by limits: PrincipalLimits?) -> Principal {
+        guard let limits else { return self }
+        var principal = self
+        principal.rateLimit = limits.rateLimit
+        principal.quota = limits.quota
+        principal.maxConcurrent = limits.maxConcurrent
+        return principal
+    }
+}
+
 /// The principal a client certificate (by subject common name) stands for.
 public struct ClientCertificateMapping: Sendable, Equatable {
     public var role: String

@@ -49,7 +49,8 @@ public enum Gateway {
             router.add(middleware: GatewayCORSMiddleware(allowedOrigins: services.options.corsOrigins))
         }
         router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit,
-                                                      metrics: services.metrics, clientCertificates: services.options.clientCertificates))
+                                                      metrics: services.metrics, clientCertificates: services.options.clientCertificates,
+                                                      principalLimits: services.options.principalLimits))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimits, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)

@@ -34,6 +34,8 @@ public struct GatewayConfiguration: Sendable {
     public var models: [ModelSource] = []
     public var jwt: JWTConfiguration?
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
+    /// Rate limits, quotas and concurrency for JWT and client-certificate principals, by role.
+    public var principalLimits: [String: PrincipalLimits] = [:]
     public var corsOrigins: Set<String> = []
 
     /// The sections of `other` that differ from this configuration and can only change with a restart (the
@@ -56,6 +58,7 @@ public struct GatewayConfiguration: Sendable {
         if auditOrigin != other.auditOrigin || auditDurability != other.auditDurability { changed.append("audit") }
         if jwt != other.jwt { changed.append("jwt") }
         if clientCertificates != other.clientCertificates { changed.append("client_certificates") }
+        if principalLimits != other.principalLimits { changed.append("principal_limits") }
         if corsOrigins != other.corsOrigins { changed.append("cors") }
         return changed
     }
@@ -68,6 +71,7 @@ public struct GatewayConfiguration: Sendable {
         options.availability = availability
         options.corsOrigins = corsOrigins
         options.clientCertificates = clientCertificates
+        options.principalLimits = principalLimits
         options.auditDurability = auditDurability
         return options
     }
@@ -98,7 +102,7 @@ public struct GatewayConfiguration: Sendable {
         func resolve(_ p: String) -> String { p.hasPrefix("/") ? p : "\(base)/\(p)" }
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
-        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "cors",
+        try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "principal_limits", "cors",
                                       "database"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
@@ -187,6 +191,28 @@ public struct GatewayConfiguration: Sendable {
                     throw MLSecError.malformed("audit.durability must be \"request\" or \"batch\"")
                 }
                 auditDurability = durability
+            }
+        }
+        if let limits = doc["principal_limits"] {
+            guard let members = limits.objectValue else { throw MLSecError.malformed("principal_limits must be an object of roles") }
+            for (role, value) in members {
+                try Self.check(value, allowed: ["rate_limit", "quota", "max_concurrent"], "principal_limits.\(role)")
+                var entry = PrincipalLimits()
+                if let limit = value["rate_limit"] { entry.rateLimit = try Self.rateLimit(limit, "principal_limits.\(role).rate_limit") }
+                if let quota = value["quota"] {
+                    do {
+                        entry.quota = try QuotaLimits(json: quota)
+                    } catch {
+                        throw MLSecError.malformed("principal_limits.\(role).quota: \(error.message)")
+                    }
+                }
+                if let n = value["max_concurrent"] {
+                    guard let count = n.integerValue, (1...100_000).contains(count) else {
+                        throw MLSecError.malformed("principal_limits.\(role).max_concurrent must be an integer in 1...100000")
+                    }
+                    entry.maxConcurrent = count
+                }
+                principalLimits[role] = entry
             }
         }
         if let roles = doc["roles"]?.objectValue {

@@ -47,6 +47,8 @@ public struct GatewayOptions: Sendable {
     public var corsOrigins: Set<String> = []
     /// Mutual TLS: client certificate subject common names mapped to principals.
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
+    /// Limits for JWT and client-certificate principals, by role (API keys carry their own).
+    public var principalLimits: [String: PrincipalLimits] = [:]
     public var auditDurability = AuditDurability.request
 
     public init() {}

@@ -341,6 +341,7 @@ struct ValidationTests {
         #expect(c.listen.port == 8443 && c.listen.certificate != nil && c.listen.clientCA != nil && c.listen.minimumTLSVersion == "1.3")
         #expect(c.jwt?.audience == "mlsec-gateway" && c.corsOrigins == ["https://console.example.com"])
         #expect(c.clientCertificates["batch-scorer.internal"]?.role == "inference")
+        #expect(c.principalLimits["inference"]?.rateLimit?.burst == 40 && c.principalLimits["inference"]?.maxConcurrent == 8)
         #expect(c.models.count == 1 && c.models[0].location.identities.count == 1 && c.models[0].inputRange == 0...1)
         #expect(c.stateDirectory == "/var/lib/mlsec" && c.roles["reader"]?.permissions == [.readMetadata])
     }

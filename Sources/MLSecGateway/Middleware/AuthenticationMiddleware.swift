@@ -22,6 +22,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let metrics: GatewayMetrics?
     /// Mutual TLS: client certificate subject common names mapped to principals.
     let clientCertificates: [String: ClientCertificateMapping]
+    /// Limits for JWT and certificate principals, by role.
+    let principalLimits: [String: PrincipalLimits]
 
     static let publicPaths: Set<String> = ["/v2/health/live", "/v2/health/ready", "/openapi.json"]
 
@@ -38,6 +40,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 }
                 var context = context
                 context.principal = Principal(id: "cert:\(name.prefix(128))", role: role, models: mapping.models, rateLimit: nil)
+                    .limited(by: principalLimits[role.name])
                 return try await next(request, context)
             }
         }
@@ -51,7 +54,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
                 throw await refuse(request, context, reason: "jwt \(refusal.reason.rawValue) \(refusal.detail)")
             case .success(let principal):
                 var context = context
-                context.principal = principal
+                context.principal = principal.limited(by: principalLimits[principal.role.name])
                 return try await next(request, context)
             }
         }
