@@ -661,6 +661,11 @@ def test_deploy_model_version_with_every_check_and_roll_back(gateway, tmp_path):
     mlsec("sign", str(models / "digits" / "4"), "--private-key", str(tmp_path / "rogue.pem"),
           "--signature", str(models / "digits-4.sig"), check=0)
 
+    # Version 6: signed by the trusted key, but for version 2 (a signature that names its version): refused.
+    shutil.copytree(models / "digits" / "1", models / "digits" / "6")
+    mlsec("sign", str(models / "digits" / "6"), "--private-key", str(state / "publisher.pem"),
+          "--signature", str(models / "digits-6.sig"), "--model-name", "digits", "--model-version", "2", check=0)
+
     def served_version():
         status, _, doc = call(gateway, "GET", "/v2/models/digits", key=admin)
         assert status == 200
@@ -673,7 +678,7 @@ def test_deploy_model_version_with_every_check_and_roll_back(gateway, tmp_path):
         status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": bad}, key=admin)
         assert status == 400, (bad, body)
     assert call(gateway, "PUT", "/admin/models/digits", {"version": "2", "path": "/etc"}, key=admin)[0] == 400
-    for refused in ["3", "4"]:
+    for refused in ["3", "4", "6"]:
         status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": refused}, key=admin)
         assert status == 422 and "refused" in body["error"] and str(state) not in body["error"], body
     status, _, body = call(gateway, "PUT", "/admin/models/digits", {"version": "9"}, key=admin)

@@ -95,3 +95,14 @@ def test_signature_inside_model_is_ignored_and_recorded(tmp_path, keys, model):
     assert "model.sig" in payload_of(sig)["predicate"]["serialization"]["ignore_paths"]
     mlsec("verify", model, "--signature", sig, "--public-key", pub, check=0)
     model_signing_cli("verify", "key", model, "--signature", sig, "--public_key", pub, check=0)
+
+
+def test_signed_model_name_and_version_are_ignored_by_the_reference(tmp_path, keys, model):
+    """`mlsec sign --model-name --model-version` records them in the predicate's MLSec extension: the reference
+    verifier still verifies the signature, and the payload carries them for MLSec's loaders."""
+    priv, pub = keys["p256"]
+    sig = tmp_path / "m.sig"
+    mlsec("sign", model, "--private-key", priv, "--signature", sig, "--model-name", "digits", "--model-version", "7", check=0)
+    assert payload_of(sig)["predicate"]["mlsec"]["model"] == {"name": "digits", "version": "7"}
+    model_signing_cli("verify", "key", model, "--signature", sig, "--public_key", pub, check=0)
+    assert mlsec("sign", model, "--private-key", priv, "--signature", sig, "--model-name", "digits").returncode == 2

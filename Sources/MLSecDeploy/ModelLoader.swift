@@ -51,6 +51,11 @@ public struct ModelLoader: Sendable {
     ///   identities; `malformed`/`io` for missing or unreadable files.
     public func load(_ location: ModelLocation) async throws -> VerifiedModel {
         let manifest = try await authenticate(location)
+        if let signed = manifest.signedModel, signed.name != location.name || signed.version != location.version {
+            throw MLSecError.verificationFailed(
+                "model \(location.name) version \(location.version) was not loaded: its signature was made for model \(signed.name.prefix(100)) "
+                    + "version \(signed.version.prefix(64)) (a signed model copied under another name or version)")
+        }
         let contents = try ModelVerifier.readVerified(modelPath: location.path, manifest: manifest, maxBytes: maxModelBytes)
         var plain: [String: [UInt8]] = [:]
         var encrypted: [String] = []

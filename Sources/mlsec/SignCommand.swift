@@ -50,6 +50,12 @@ struct SignCommand: AsyncParsableCommand {
     @Option(name: .customLong("previous-signature"), help: "Earlier signature to reuse digests from (with --incremental).")
     var previousSignature: String?
 
+    @Option(name: .customLong("model-name"), help: "Record the model's name in the signature (with --model-version): loaders check it.")
+    var modelName: String?
+
+    @Option(name: .customLong("model-version"), help: "Record the model's version in the signature (with --model-name).")
+    var modelVersion: String?
+
     @Option(help: "Output: text or json.")
     var format: OutputFormat = .text
 
@@ -57,6 +63,9 @@ struct SignCommand: AsyncParsableCommand {
         if incremental != (previousSignature != nil) {
             throw ValidationError("--incremental and --previous-signature go together")
         }
+        if (modelName == nil) != (modelVersion == nil) { throw ValidationError("--model-name and --model-version go together") }
+        if let modelName, modelName.isEmpty || modelName.utf8.count > 256 { throw ValidationError("--model-name is 1-256 bytes") }
+        if let modelVersion, modelVersion.isEmpty || modelVersion.utf8.count > 256 { throw ValidationError("--model-version is 1-256 bytes") }
         if signingCertificate == nil, !certificateChain.isEmpty {
             throw ValidationError("--certificate-chain needs --signing-certificate")
         }
@@ -97,6 +106,7 @@ struct SignCommand: AsyncParsableCommand {
             method: hashing.serializationMethod, hash: hashing.hash,
             allowSymlinks: hashing.allowSymlinks, ignorePaths: ignores, ignoreGitPaths: !noIgnoreGitPaths,
             hasher: hashing.hasher)
+        if let modelName, let modelVersion { options.modelIdentity = SignedModelIdentity(name: modelName, version: modelVersion) }
         if let previousSignature {
             options.previousSignature = try SignatureBundle(
                 fileBytes: try ReadOnlyFile.readAll(previousSignature, maxBytes: SignatureBundle.maxFileBytes,

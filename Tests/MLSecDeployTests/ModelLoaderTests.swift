@@ -19,7 +19,7 @@ struct SignedModel {
     let otherWeights: [UInt8]
     let signed: Model
 
-    init(encrypt identity: AgeX25519Identity? = nil) throws {
+    init(encrypt identity: AgeX25519Identity? = nil, signedAs modelIdentity: SignedModelIdentity? = nil) throws {
         directory = NSTemporaryDirectory() + "mlsec-deploy-\(UUID().uuidString)"
         modelDir = "\(directory)/model"
         try FileManager.default.createDirectory(atPath: modelDir, withIntermediateDirectories: true)
@@ -41,7 +41,9 @@ struct SignedModel {
         publicKey = "\(directory)/publisher.pub"
         try AtomicFile.write(key.publicKey.pemRepresentation, to: publicKey)
         signature = "\(directory)/model.sig"
-        let result = try ModelSigner(identity: .key(key)).sign(modelPath: modelDir, options: SigningOptions())
+        var options = SigningOptions()
+        options.modelIdentity = modelIdentity
+        let result = try ModelSigner(identity: .key(key)).sign(modelPath: modelDir, options: options)
         try AtomicFile.write(result.bundle.fileBytes, to: signature)
     }
 
@@ -165,6 +167,22 @@ struct ModelLoaderTests {
         #expect(refused > 0, "the swapper never made a load see unsigned bytes")
         #expect(succeeded > 0, "no load succeeded while the signed weights were in place half of the time")
         #expect(succeeded + refused == 300)
+    }
+
+    @Test("a signature that names its model and version loads only as that model and version")
+    func signedIdentity() async throws {
+        let model = try SignedModel(signedAs: SignedModelIdentity(name: "digits", version: "1"))
+        defer { model.remove() }
+        let loaded = try await ModelLoader().load(model.location())
+        #expect(loaded.manifest.signedModel == SignedModelIdentity(name: "digits", version: "1"))
+        var copied = model.location()
+        copied.version = "2"
+        await #expect { try await ModelLoader().load(copied) } throws: { error in
+            (error as? MLSecError)?.code == .verificationFailed && ((error as? MLSecError)?.message.contains("made for model digits version 1") ?? false)
+        }
+        var renamed = model.location()
+        renamed.name = "other"
+        await #expect(throws: MLSecError.self) { try await ModelLoader().load(renamed) }
     }
 
     @Test("versions order numerically by parts; text after numbers; a prefix first")

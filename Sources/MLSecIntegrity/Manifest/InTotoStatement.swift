@@ -35,6 +35,9 @@ public enum InTotoStatement {
             }
             ext.append(("file_stamps", .object(stamps)))
         }
+        if let model = manifest.signedModel {
+            ext.append(("model", .object([("name", .string(model.name)), ("version", .string(model.version))])))
+        }
         predicate.append((extensionKey, .object(ext)))
         return .object([
             ("_type", .string(statementType)),
@@ -165,6 +168,12 @@ public enum InTotoStatement {
                 throw MLSecError.malformed("signature: predicate.mlsec.empty_files has duplicates")
             }
             manifest.emptyFiles = paths
+        }
+        if let model = ext["model"] {
+            guard let name = model["name"]?.stringValue, let version = model["version"]?.stringValue,
+                model.objectValue?.count == 2, !name.isEmpty, name.utf8.count <= 256, !version.isEmpty, version.utf8.count <= 256
+            else { throw MLSecError.malformed("signature: predicate.mlsec.model must be {\"name\": ..., \"version\": ...}") }
+            manifest.signedModel = SignedModelIdentity(name: name, version: version)
         }
         if let stamps = ext["file_stamps"]?.objectValue {
             for (path, value) in stamps {

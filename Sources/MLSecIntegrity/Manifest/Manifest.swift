@@ -13,6 +13,19 @@ public struct FileStamp: Sendable, Equatable {
     }
 }
 
+/// The model name and version a signature was made for (an MLSec extension of the predicate, ignored by the
+/// reference verifier): a loader that knows which name and version it is installing checks them, so a signed
+/// version copied under another version number or model is refused.
+public struct SignedModelIdentity: Sendable, Equatable {
+    public var name: String
+    public var version: String
+
+    public init(name: String, version: String) {
+        self.name = name
+        self.version = version
+    }
+}
+
 /// The signed description of a model.
 public struct Manifest: Sendable, Equatable {
     /// Informative model name (the last component of the model path).
@@ -25,6 +38,8 @@ public struct Manifest: Sendable, Equatable {
     public var emptyFiles: [String]?
     /// MLSec extension: size and modification time of each file at signing time.
     public var fileStamps: [String: FileStamp]
+    /// MLSec extension: the model name and version the signer named (nil when it named none).
+    public var signedModel: SignedModelIdentity?
 
     public init(modelName: String, serialization: Serialization, items: [ManifestItem], emptyFiles: [String]? = nil,
                 fileStamps: [String: FileStamp] = [:]) {

@@ -29,6 +29,8 @@ public struct SigningOptions: Sendable {
     /// files whose size and modification time did not change.
     public var previousSignature: SignatureBundle?
     public var hasher: ModelHasher
+    /// The model name and version to record in the signature (checked by loaders that know them).
+    public var modelIdentity: SignedModelIdentity?
 
     public init(method: Serialization.Method = .files, hash: ModelHashAlgorithm = .sha256, allowSymlinks: Bool = false,
                 ignorePaths: [String] = [], ignoreGitPaths: Bool = true, previousSignature: SignatureBundle? = nil,
@@ -96,7 +98,9 @@ public struct ModelSigner: Sendable {
         let hashed = try options.hasher.hash(files: tree.files, serialization: serialization,
                                              modelName: FilePath.lastComponent(of: tree.root), reuse: reuse,
                                              progress: progress)
-        let payload = JSONWriter.bytes(InTotoStatement.json(for: hashed.manifest))
+        var manifest = hashed.manifest
+        manifest.signedModel = options.modelIdentity
+        let payload = JSONWriter.bytes(InTotoStatement.json(for: manifest))
         let material: SignatureBundle.Material
         switch identity {
         case .key(let key):
@@ -106,7 +110,7 @@ public struct ModelSigner: Sendable {
         }
         var bundle = SignatureBundle(material: material, payload: payload, signature: [])
         bundle.signature = try identity.key.sign(bundle.signedBytes)
-        return Result(bundle: bundle, manifest: hashed.manifest, reusedFiles: hashed.reusedFiles,
+        return Result(bundle: bundle, manifest: manifest, reusedFiles: hashed.reusedFiles,
                       bytesHashed: hashed.bytesHashed, skippedDirectoryLinks: tree.skippedDirectoryLinks)
     }
 
