@@ -33,7 +33,9 @@ public enum DemoSetup {
             let key = ModelSigningKey.generate(.p256)
             try AtomicFile.write(key.pemRepresentation, to: publisher, mode: 0o600, overwrite: true)
             try AtomicFile.write(key.publicKey.pemRepresentation, to: "\(dir)/publisher.pub", mode: 0o644, overwrite: true)
-            let result = try ModelSigner(identity: .key(key)).sign(modelPath: modelDir, options: SigningOptions())
+            var options = SigningOptions()
+            options.modelIdentity = SignedModelIdentity(name: "digits", version: "1")
+            let result = try ModelSigner(identity: .key(key)).sign(modelPath: modelDir, options: options)
             try AtomicFile.write(result.bundle.fileBytes, to: signature, mode: 0o644, overwrite: true)
             log("signed the model (root digest sha256:\(Hex.encode(result.manifest.rootDigest)))")
         }
