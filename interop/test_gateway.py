@@ -425,6 +425,23 @@ def test_tls_config_serves_tls13_and_plaintext_is_refused_off_loopback(gateway, 
     assert proc.returncode == 2 and "refusing plain HTTP" in proc.stderr
 
 
+
+def start_jwt_gateway(tmp_path, demo, jwks, **extra):
+    """A gateway for the demo model that accepts JWTs signed by the keys of `jwks` (issuer https://idp.example,
+    audience mlsec-gateway); `extra` adds configuration sections. Returns (process, {"url": ...})."""
+    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
+    config = {
+        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
+        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
+        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
+                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
+        **extra,
+    }
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    assert url, "the JWT gateway did not start"
+    return proc, {"url": url}
+
 def test_jwt_authentication(gateway, tmp_path):
     """ES256, EdDSA and RS256 tokens from a JWKS file; exp, nbf, iss and aud checked; role and model claims;
     algorithm confusion (HS256 with the public key, alg none) and tampering refused."""
@@ -442,17 +459,7 @@ def test_jwt_authentication(gateway, tmp_path):
         jwk = json.loads(cls.to_jwk(key.public_key()))
         jwk.update({"kid": kid, "alg": alg, "use": "sig"})
         jwks["keys"].append(jwk)
-    (tmp_path / "jwks.json").write_text(json.dumps(jwks))
-    config = {
-        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
-        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
-        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
-                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
-    }
-    (tmp_path / "gateway.json").write_text(json.dumps(config))
-    proc, url = start(tmp_path / "gateway.json")
-    assert url, "the JWT gateway did not start"
-    gw = {"url": url}
+    proc, gw = start_jwt_gateway(tmp_path, demo, jwks)
     now = int(time.time())
     base = {"sub": "alice", "iss": "https://idp.example", "aud": "mlsec-gateway", "exp": now + 300, "role": "inference",
             "models": ["digits"]}
@@ -758,17 +765,7 @@ def test_jwt_algorithm_is_pinned_by_the_key_not_the_token(gateway, tmp_path):
     jwk = json.loads(RSAAlgorithm.to_jwk(rsa_key.public_key()))
     jwk.update({"kid": "rsa2", "use": "sig"})
     jwk.pop("alg", None)
-    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
-    config = {
-        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
-        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
-        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
-                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
-    }
-    (tmp_path / "gateway.json").write_text(json.dumps(config))
-    proc, url = start(tmp_path / "gateway.json")
-    assert url, "the JWT gateway did not start"
-    gw = {"url": url}
+    proc, gw = start_jwt_gateway(tmp_path, demo, {"keys": [jwk]})
     claims = {"sub": "bob", "iss": "https://idp.example", "aud": "mlsec-gateway", "exp": int(time.time()) + 300,
               "role": "inference", "models": ["digits"]}
     try:
@@ -798,18 +795,8 @@ def test_jwt_principals_get_per_subject_limits_by_role(gateway, tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     jwk = json.loads(ECAlgorithm.to_jwk(key.public_key()))
     jwk.update({"kid": "ec9", "alg": "ES256"})
-    (tmp_path / "jwks.json").write_text(json.dumps({"keys": [jwk]}))
-    config = {
-        "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
-        "jwt": {"jwks": "jwks.json", "issuer": "https://idp.example", "audience": "mlsec-gateway"},
-        "principal_limits": {"inference": {"rate_limit": {"requests_per_second": 0.01, "burst": 2}}},
-        "models": [{"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(demo / "models/digits-1.sig"),
-                    "public_keys": [str(demo / "publisher.pub")], "input_range": [0, 1]}],
-    }
-    (tmp_path / "gateway.json").write_text(json.dumps(config))
-    proc, url = start(tmp_path / "gateway.json")
-    assert url, "the JWT gateway did not start"
-    gw = {"url": url}
+    proc, gw = start_jwt_gateway(tmp_path, demo, {"keys": [jwk]},
+                                 principal_limits={"inference": {"rate_limit": {"requests_per_second": 0.01, "burst": 2}}})
 
     def token(sub):
         return pyjwt.encode({"sub": sub, "iss": "https://idp.example", "aud": "mlsec-gateway", "exp": int(time.time()) + 300,
