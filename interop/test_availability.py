@@ -276,3 +276,30 @@ def test_sigkill_under_load_loses_no_answered_request(state, tmp_path):
     recorded = {e.get("receipt_digest") for e in audit_entries(state / "audit.db")}
     missing = [r for r in receipts if "sha256:" + hashlib.sha256(r.encode()).hexdigest() not in recorded]
     assert not missing, f"{len(missing)} of {len(receipts)} answered requests have no audit entry"
+
+
+def test_a_request_head_that_stops_arriving_is_closed_after_the_idle_timeout(state, tmp_path):
+    """Slow-loris on the head: a connection that sent part of a request head and then nothing is closed after
+    `limits.idle_timeout_ms` (a keep-alive connection left idle too); other clients are served meanwhile."""
+    import socket
+    from urllib.parse import urlparse
+    config = tmp_path / "gateway.json"
+    write_config(config, state, limits={"idle_timeout_ms": 1000})
+    gw = Gateway(config, tmp_path / "gateway.log")
+    target = urlparse(gw.url)
+    try:
+        held = []
+        for _ in range(8):
+            s = socket.create_connection((target.hostname, target.port), timeout=10)
+            s.sendall(b"POST /v2/models/digits/infer HTTP/1.1\r\nHost: x\r\nContent-Le")
+            held.append(s)
+        assert gw.call("GET", "/v2/health/live")[0] == 200
+        started = time.time()
+        for s in held:
+            while s.recv(1024):  # the server may answer before it closes; without the timeout this raises
+                pass
+        assert time.time() - started < 6, "the stalled connections were not closed"
+    finally:
+        for s in held:
+            s.close()
+        assert gw.stop() == 0

@@ -22,6 +22,9 @@ public struct ListenConfiguration: Sendable, Equatable {
     public var clientCA: String?
     /// Serve plain HTTP on a non-loopback address (refused unless set; a warning is printed).
     public var allowPlaintext: Bool
+    /// A connection that sends and receives nothing for this long is closed: an idle keep-alive connection, or a
+    /// request head or body that stopped arriving (`limits.idle_timeout_ms`).
+    public var idleTimeout: Duration = .seconds(10)
 
     public init(host: String = "127.0.0.1", port: Int = 8000, certificate: String? = nil, privateKey: String? = nil,
                 minimumTLSVersion: String = "1.3", allowPlaintext: Bool = false) {
@@ -73,6 +76,9 @@ public enum Gateway {
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
         let server: HTTPServerBuilder
+        let idle = listen.idleTimeout.components
+        let http1 = HTTP1Channel.Configuration(
+            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))
         if listen.usesTLS, let certificate = listen.certificate, let key = listen.privateKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
             var tls = TLSConfiguration.makeServerConfiguration(
@@ -84,14 +90,14 @@ public enum Gateway {
             }
             // Renewed certificates are picked up at the next handshake, without a restart.
             tls.sslContextCallback = try CertificateReloader(certificate: certificate, privateKey: key).callback
-            server = try .tls(.http1(), tlsConfiguration: tls)
+            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
         } else {
             guard listen.isLoopback || listen.allowPlaintext else {
                 throw MLSecError.usage(
                     "refusing plain HTTP on \(listen.host): configure tls (certificate and private_key) or set allow_plaintext: true")
             }
             if !listen.isLoopback { logger.warning("serving PLAIN HTTP on \(listen.host): credentials and data travel unencrypted") }
-            server = .http1()
+            server = .http1(configuration: http1)
         }
         return Application(
             router: router(services: services), server: server,

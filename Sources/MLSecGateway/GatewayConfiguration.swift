@@ -52,7 +52,8 @@ public struct GatewayConfiguration: Sendable {
         if listen.allowPlaintext != other.listen.allowPlaintext { changed.append("allow_plaintext") }
         if stateDirectory != other.stateDirectory { changed.append("state_dir") }
         if databaseURL != other.databaseURL || databasePasswordFile != other.databasePasswordFile { changed.append("database") }
-        if maxBodyBytes != other.maxBodyBytes || maxBatch != other.maxBatch || availability != other.availability {
+        if maxBodyBytes != other.maxBodyBytes || maxBatch != other.maxBatch || availability != other.availability
+            || listen.idleTimeout != other.listen.idleTimeout {
             changed.append("limits")
         }
         if auditOrigin != other.auditOrigin || auditDurability != other.auditDurability { changed.append("audit") }
@@ -126,7 +127,7 @@ public struct GatewayConfiguration: Sendable {
         guard let state = doc["state_dir"]?.stringValue else { throw MLSecError.malformed("\(path): state_dir is required") }
         self.init(listen: listen, stateDirectory: resolve(state))
         if let limits = doc["limits"] {
-            try Self.check(limits, allowed: ["max_body_bytes", "max_batch", "cost", "per_key_model", "max_concurrent_per_key",
+            try Self.check(limits, allowed: ["max_body_bytes", "max_batch", "idle_timeout_ms", "cost", "per_key_model", "max_concurrent_per_key",
                                              "max_in_flight", "max_queued", "queue_timeout_ms", "request_timeout_ms"], "limits")
             maxBodyBytes = limits["max_body_bytes"]?.integerValue ?? maxBodyBytes
             maxBatch = limits["max_batch"]?.integerValue ?? maxBatch
@@ -152,6 +153,7 @@ public struct GatewayConfiguration: Sendable {
             availability.maxQueued = try integer("max_queued", 0...1_000_000) ?? availability.maxQueued
             if let ms = try integer("queue_timeout_ms", 1...600_000) { availability.queueTimeout = .milliseconds(ms) }
             if let ms = try integer("request_timeout_ms", 1...3_600_000) { availability.requestTimeout = .milliseconds(ms) }
+            if let ms = try integer("idle_timeout_ms", 100...600_000) { self.listen.idleTimeout = .milliseconds(ms) }
         }
         if let database = doc["database"] {
             try Self.check(database, allowed: ["url", "password_file"], "database")
