@@ -35,6 +35,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/vapor/jwt-kit.git", from: "5.8.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
@@ -108,6 +109,7 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -168,7 +170,10 @@ let package = Package(
         .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
         .testTarget(
             name: "MLSecDeployTests",
-            dependencies: ["MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption"]
+            dependencies: [
+                "MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
+            ]
         ),
         .testTarget(
             name: "MLSecGatewayTests",
@@ -196,7 +201,10 @@ let package = Package(
         ),
         .testTarget(
             name: "MLSecIntegrityTests",
-            dependencies: ["MLSecIntegrity", "MLSecCore", .product(name: "Crypto", package: "swift-crypto")],
+            dependencies: [
+                "MLSecIntegrity", "MLSecCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "X509", package: "swift-certificates"),
+            ],
             resources: [.copy("Vectors")]
         ),
     ]

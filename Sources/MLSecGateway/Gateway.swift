@@ -22,9 +22,8 @@ public struct ListenConfiguration: Sendable, Equatable {
     public var clientCA: String?
     /// Serve plain HTTP on a non-loopback address (refused unless set; a warning is printed).
     public var allowPlaintext: Bool
-    /// A connection that sends and receives nothing for this long is closed: an idle keep-alive connection, or a
-    /// request head or body that stopped arriving (`limits.idle_timeout_ms`).
-    public var idleTimeout: Duration = .seconds(10)
+    /// Timeouts, minimum body rate and the per-address connection cap (the configuration's `limits`).
+    public var connections = ConnectionLimits()
 
     public init(host: String = "127.0.0.1", port: Int = 8000, certificate: String? = nil, privateKey: String? = nil,
                 minimumTLSVersion: String = "1.3", allowPlaintext: Bool = false) {
@@ -44,7 +43,7 @@ public struct ListenConfiguration: Sendable, Equatable {
 public enum Gateway {
     /// The router with every control in order: security headers and errors, authentication, rate limit, then
     /// the handlers (authorization, validation, inference, output validation, receipt, audit).
-    public static func router(services: GatewayServices) -> Router<GatewayContext> {
+    public static func router(services: GatewayServices, connections: ConnectionTable? = nil) -> Router<GatewayContext> {
         let router = Router(context: GatewayContext.self)
         router.add(middleware: MetricsMiddleware(metrics: services.metrics))
         router.add(middleware: SecurityHeadersMiddleware(audit: services.audit))
@@ -62,6 +61,7 @@ public enum Gateway {
             guard let principal = context.principal, principal.may(.readAudit) else { throw GatewayError.forbidden("metrics need read_audit") }
             let (commits, entries, seconds) = services.audit.commitStatistics
             services.metrics.audit(commits: commits, entries: entries, seconds: seconds)
+            if let (refused, timedOut) = connections?.statistics { services.metrics.connections(refused: refused, timedOut: timedOut) }
             return GatewayResponse.bytes(services.metrics.exposition(), contentType: "text/plain; version=0.0.4")
         }
         router.get("/openapi.json") { _, _ in
@@ -75,32 +75,38 @@ public enum Gateway {
         services: GatewayServices, listen: ListenConfiguration, logger: Logger,
         onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
     ) throws -> some ApplicationProtocol {
-        let server: HTTPServerBuilder
-        let idle = listen.idleTimeout.components
-        let http1 = HTTP1Channel.Configuration(
-            idleTimeout: .nanoseconds(idle.seconds * 1_000_000_000 + idle.attoseconds / 1_000_000_000))
+        let http1 = HTTP1Channel.Configuration(additionalChannelHandlers: [RequestTiming()],
+                                               idleTimeout: .nanoseconds(listen.connections.idleTimeout.nanoseconds))
+        let table = ConnectionTable(limits: listen.connections)
+        var tls: TLSConfiguration?
         if listen.usesTLS, let certificate = listen.certificate, let key = listen.privateKey {
             let chain = try NIOSSLCertificate.fromPEMFile(certificate).map { NIOSSLCertificateSource.certificate($0) }
-            var tls = TLSConfiguration.makeServerConfiguration(
+            var configuration = TLSConfiguration.makeServerConfiguration(
                 certificateChain: chain, privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem)))
-            tls.minimumTLSVersion = listen.minimumTLSVersion == "1.2" ? .tlsv12 : .tlsv13
+            configuration.minimumTLSVersion = listen.minimumTLSVersion == "1.2" ? .tlsv12 : .tlsv13
             if let clientCA = listen.clientCA {
-                tls.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
-                tls.certificateVerification = .noHostnameVerification
+                configuration.trustRoots = .certificates(try NIOSSLCertificate.fromPEMFile(clientCA))
+                configuration.certificateVerification = .noHostnameVerification
             }
             // Renewed certificates are picked up at the next handshake, without a restart.
-            tls.sslContextCallback = try CertificateReloader(certificate: certificate, privateKey: key).callback
-            server = try .tls(.http1(configuration: http1), tlsConfiguration: tls)
+            configuration.sslContextCallback = try CertificateReloader(certificate: certificate, privateKey: key).callback
+            tls = configuration
         } else {
             guard listen.isLoopback || listen.allowPlaintext else {
                 throw MLSecError.usage(
                     "refusing plain HTTP on \(listen.host): configure tls (certificate and private_key) or set allow_plaintext: true")
             }
             if !listen.isLoopback { logger.warning("serving PLAIN HTTP on \(listen.host): credentials and data travel unencrypted") }
-            server = .http1(configuration: http1)
+        }
+        let tlsConfiguration = tls
+        // The connection guard comes first (before TLS), so a refused connection costs no handshake.
+        let server = HTTPServerBuilder { responder in
+            let http = HTTP1Channel(responder: responder, configuration: http1)
+            if let tlsConfiguration { return GuardedChannel(base: try TLSChannel(http, tlsConfiguration: tlsConfiguration), table: table) }
+            return GuardedChannel(base: http, table: table)
         }
         return Application(
-            router: router(services: services), server: server,
+            router: router(services: services, connections: table), server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "mlsec"),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? listen.port) },
             logger: logger)

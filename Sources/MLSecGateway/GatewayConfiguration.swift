@@ -37,6 +37,10 @@ public struct GatewayConfiguration: Sendable {
     /// Rate limits, quotas and concurrency for JWT and client-certificate principals, by role.
     public var principalLimits: [String: PrincipalLimits] = [:]
     public var corsOrigins: Set<String> = []
+    /// Unauthenticated attempts (failed or missing credentials) allowed per client address.
+    public var anonymousLimit = RateLimit(requestsPerSecond: 2, burst: 20)
+    /// Identical authentication failures from one address within this window are one counted audit entry.
+    public var failureWindow: Duration = .seconds(60)
 
     /// The sections of `other` that differ from this configuration and can only change with a restart (the
     /// listener, TLS and mTLS mappings, state, database, limits, CORS, audit settings, JWT settings): a reload
@@ -53,10 +57,10 @@ public struct GatewayConfiguration: Sendable {
         if stateDirectory != other.stateDirectory { changed.append("state_dir") }
         if databaseURL != other.databaseURL || databasePasswordFile != other.databasePasswordFile { changed.append("database") }
         if maxBodyBytes != other.maxBodyBytes || maxBatch != other.maxBatch || availability != other.availability
-            || listen.idleTimeout != other.listen.idleTimeout {
+            || listen.connections != other.listen.connections || anonymousLimit != other.anonymousLimit {
             changed.append("limits")
         }
-        if auditOrigin != other.auditOrigin || auditDurability != other.auditDurability { changed.append("audit") }
+        if auditOrigin != other.auditOrigin || auditDurability != other.auditDurability || failureWindow != other.failureWindow { changed.append("audit") }
         if jwt != other.jwt { changed.append("jwt") }
         if clientCertificates != other.clientCertificates { changed.append("client_certificates") }
         if principalLimits != other.principalLimits { changed.append("principal_limits") }
@@ -74,6 +78,8 @@ public struct GatewayConfiguration: Sendable {
         options.clientCertificates = clientCertificates
         options.principalLimits = principalLimits
         options.auditDurability = auditDurability
+        options.anonymousLimit = anonymousLimit
+        options.failureWindow = failureWindow
         return options
     }
 
@@ -127,7 +133,9 @@ public struct GatewayConfiguration: Sendable {
         guard let state = doc["state_dir"]?.stringValue else { throw MLSecError.malformed("\(path): state_dir is required") }
         self.init(listen: listen, stateDirectory: resolve(state))
         if let limits = doc["limits"] {
-            try Self.check(limits, allowed: ["max_body_bytes", "max_batch", "idle_timeout_ms", "cost", "per_key_model", "max_concurrent_per_key",
+            try Self.check(limits, allowed: ["max_body_bytes", "max_batch", "idle_timeout_ms", "header_timeout_ms",
+                                             "body_timeout_ms", "min_body_bytes_per_second", "max_connections_per_address",
+                                             "anonymous_per_address", "cost", "per_key_model", "max_concurrent_per_key",
                                              "max_in_flight", "max_queued", "queue_timeout_ms", "request_timeout_ms"], "limits")
             maxBodyBytes = limits["max_body_bytes"]?.integerValue ?? maxBodyBytes
             maxBatch = limits["max_batch"]?.integerValue ?? maxBatch
@@ -153,7 +161,13 @@ public struct GatewayConfiguration: Sendable {
             availability.maxQueued = try integer("max_queued", 0...1_000_000) ?? availability.maxQueued
             if let ms = try integer("queue_timeout_ms", 1...600_000) { availability.queueTimeout = .milliseconds(ms) }
             if let ms = try integer("request_timeout_ms", 1...3_600_000) { availability.requestTimeout = .milliseconds(ms) }
-            if let ms = try integer("idle_timeout_ms", 100...600_000) { self.listen.idleTimeout = .milliseconds(ms) }
+            if let ms = try integer("idle_timeout_ms", 100...600_000) { self.listen.connections.idleTimeout = .milliseconds(ms) }
+            if let ms = try integer("header_timeout_ms", 100...600_000) { self.listen.connections.headerTimeout = .milliseconds(ms) }
+            if let ms = try integer("body_timeout_ms", 100...600_000) { self.listen.connections.bodyTimeout = .milliseconds(ms) }
+            self.listen.connections.minBodyBytesPerSecond = try integer("min_body_bytes_per_second", 1...(1 << 30))
+                ?? self.listen.connections.minBodyBytesPerSecond
+            self.listen.connections.maxPerAddress = try integer("max_connections_per_address", 1...1_000_000) ?? self.listen.connections.maxPerAddress
+            if let limit = limits["anonymous_per_address"] { anonymousLimit = try Self.rateLimit(limit, "limits.anonymous_per_address") }
         }
         if let database = doc["database"] {
             try Self.check(database, allowed: ["url", "password_file"], "database")
@@ -186,7 +200,13 @@ public struct GatewayConfiguration: Sendable {
             jwt = JWTConfiguration(jwksPath: resolve(jwks), issuer: issuer, audience: audience)
         }
         if let audit = doc["audit"] {
-            try Self.check(audit, allowed: ["origin", "durability"], "audit")
+            try Self.check(audit, allowed: ["origin", "durability", "failure_window_ms"], "audit")
+            if let value = audit["failure_window_ms"] {
+                guard let ms = value.integerValue, (1...3_600_000).contains(ms) else {
+                    throw MLSecError.malformed("audit.failure_window_ms must be an integer in 1...3600000")
+                }
+                failureWindow = .milliseconds(ms)
+            }
             auditOrigin = audit["origin"]?.stringValue ?? auditOrigin
             if let value = audit["durability"] {
                 guard let durability = value.stringValue.flatMap(AuditDurability.init(rawValue:)) else {

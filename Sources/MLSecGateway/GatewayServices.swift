@@ -50,6 +50,10 @@ public struct GatewayOptions: Sendable {
     /// Limits for JWT and client-certificate principals, by role (API keys carry their own).
     public var principalLimits: [String: PrincipalLimits] = [:]
     public var auditDurability = AuditDurability.request
+    /// Unauthenticated attempts allowed per client address (`limits.anonymous_per_address`).
+    public var anonymousLimit = RateLimit(requestsPerSecond: 2, burst: 20)
+    /// Identical authentication failures from one address within this window are one counted audit entry.
+    public var failureWindow: Duration = .seconds(60)
 
     public init() {}
 }

@@ -42,6 +42,12 @@ public final class GatewayMetrics: Sendable {
     static var unreadableKeys: MetricNameDescriptor { descriptor("mlsec_api_key_unreadable_total", "Keys refused because their stored record cannot be read.") }
     static var auditCommits: MetricNameDescriptor { descriptor("mlsec_audit_commits_total", "Durable audit-log commits (each one fsync).") }
     static var auditCommitTime: MetricNameDescriptor { descriptor("mlsec_audit_commit_seconds", "Seconds the audit writer spent committing.") }
+    static var connectionsRefused: MetricNameDescriptor {
+        descriptor("mlsec_connections_refused_total", "Connections closed at once: too many open from their address.")
+    }
+    static var connectionsTimedOut: MetricNameDescriptor {
+        descriptor("mlsec_connections_timed_out_total", "Connections closed for a request head or body that arrived too slowly.")
+    }
     static var auditEntries: MetricNameDescriptor { descriptor("mlsec_audit_entries_total", "Audit entries committed.") }
 
     func observe(route: String, method: String, status: Int, seconds: Double) {
@@ -62,6 +68,11 @@ public final class GatewayMetrics: Sendable {
         registry.makeGauge(descriptor: Self.auditCommits).set(Int64(commits))
         registry.makeGauge(descriptor: Self.auditEntries).set(Int64(entries))
         registry.makeGauge(descriptor: Self.auditCommitTime).set(seconds)
+    }
+
+    func connections(refused: Int, timedOut: Int) {
+        registry.makeGauge(descriptor: Self.connectionsRefused).set(Int64(refused))
+        registry.makeGauge(descriptor: Self.connectionsTimedOut).set(Int64(timedOut))
     }
 
     /// An answer withheld (`kind`: output_validation, inference_failed): alert on any increase, e.g.
