@@ -166,7 +166,36 @@ def make_pki(d: pathlib.Path, leaf_not_after_days: int = 365, leaf_not_before_da
     (d / "leaf-key.pem").write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM,
                                                             serialization.PrivateFormat.PKCS8,
                                                             serialization.NoEncryption()))
+    (d / "ca-key.pem").write_bytes(ca_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                        serialization.NoEncryption()))
     return d
+
+
+def issue_leaf(d: pathlib.Path, name: str, email=None, dns=None, eku=ExtendedKeyUsageOID.CODE_SIGNING,
+               common_name="model publisher"):
+    """Another leaf from make_pki's CA in `d`: `<name>-cert.pem` and `<name>-key.pem`, KeyUsage digitalSignature,
+    the extended key usage `eku` and a SAN email or DNS name (a TLS server certificate: eku=SERVER_AUTH, dns=...)."""
+    ca = x509.load_pem_x509_certificate((d / "ca-cert.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((d / "ca-key.pem").read_bytes(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    names = [x509.RFC822Name(email)] if email else [x509.DNSName(dns)]
+    cert = (x509.CertificateBuilder()
+            .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
+            .issuer_name(ca.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
+                                         content_commitment=False, key_encipherment=False, data_encipherment=False,
+                                         key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([eku]), critical=False)
+            .add_extension(x509.SubjectAlternativeName(names), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    (d / f"{name}-cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (d / f"{name}-key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                          serialization.NoEncryption()))
+    return d / f"{name}-cert.pem", d / f"{name}-key.pem"
 
 
 @pytest.fixture(scope="session")

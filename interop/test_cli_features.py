@@ -3,7 +3,9 @@ import json
 import os
 import time
 
-from conftest import make_pki, mlsec, model_signing_cli, tamper
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from conftest import issue_leaf, make_pki, mlsec, model_signing_cli, tamper
 
 
 def sign(model, keys, sig, *extra):
@@ -109,6 +111,41 @@ def test_untrusted_ca_fails(tmp_path, pki, model):
     assert "trusted" in proc.stderr
 
 
+def test_certificate_identity_pins_the_signer(tmp_path, model):
+    """--certificate-identity accepts the expected code-signing certificate only: a TLS server certificate or another
+    signer from the same CA is refused; without an identity any certificate of the CA verifies, with a warning."""
+    pki = make_pki(tmp_path / "pki")
+    ca = pki / "ca-cert.pem"
+    signers = {
+        "publisher": issue_leaf(pki, "publisher", email="publisher@example.com"),
+        "other": issue_leaf(pki, "other", email="other@example.com"),
+        "tls": issue_leaf(pki, "tls", dns="models.example.com", eku=ExtendedKeyUsageOID.SERVER_AUTH, common_name="models.example.com"),
+    }
+    sigs = {}
+    for name, (cert, key) in signers.items():
+        sigs[name] = tmp_path / f"{name}.sig"
+        mlsec("sign", model, "--private-key", key, "--signing-certificate", cert, "--certificate-chain", ca,
+              "--signature", sigs[name], check=0)
+    expected = ("--certificate-identity", "email:publisher@example.com")
+    proc = mlsec("verify", model, "--signature", sigs["publisher"], "--certificate-chain", ca, *expected, check=0)
+    assert "warning" not in proc.stderr
+    mlsec("verify", model, "--signature", sigs["publisher"], "--certificate-chain", ca,
+          "--certificate-identity", "publisher@example.com", check=0)
+    proc = mlsec("verify", model, "--signature", sigs["tls"], "--certificate-chain", ca, *expected, check=1)
+    assert "not a code-signing certificate" in proc.stderr and "serverAuth" in proc.stderr
+    proc = mlsec("verify", model, "--signature", sigs["other"], "--certificate-chain", ca, *expected, check=1)
+    assert "publisher@example.com" in proc.stderr and "other@example.com" in proc.stderr
+    # Without an identity the TLS server certificate verifies, and a warning says why that is weak.
+    proc = mlsec("verify", model, "--signature", sigs["tls"], "--certificate-chain", ca, "--format", "json", check=0)
+    assert "--certificate-identity" in proc.stderr and "TLS server certificate" in proc.stderr
+    assert any("any certificate the CA issued" in w for w in json.loads(proc.stdout)["warnings"])
+    # The identity is for certificate mode only, and must be well formed.
+    proc = mlsec("verify", model, "--signature", sigs["publisher"], "--public-key", ca, *expected)
+    assert proc.returncode == 2 and "--certificate-chain" in proc.stderr
+    proc = mlsec("verify", model, "--signature", sigs["publisher"], "--certificate-chain", ca, "--certificate-identity", "email:")
+    assert proc.returncode == 2
+
+
 def test_keygen_refuses_to_overwrite(tmp_path):
     priv = tmp_path / "k.pem"
     mlsec("keygen", "--private-key", priv, check=0)
@@ -152,6 +189,29 @@ def test_engine_commands_load_signed_models_through_the_pipeline(tmp_path, keys)
     assert proc.returncode == 1 and "weights.safetensors was modified" in proc.stderr
     proc = mlsec("evaluate", "--model", model, "--signature", sig, "--data", "digits-test", "--label-column", "label")
     assert proc.returncode == 2 and "--public-key" in proc.stderr
+
+
+def test_engine_commands_load_certificate_signed_models(tmp_path):
+    """predict/evaluate with --certificate-chain and --certificate-identity load only the expected signer's model."""
+    model = tmp_path / "digits"
+    mlsec("train", "--data", "digits-train", "--label-column", "label", "--architecture", "mlp:64-16-10",
+          "--epochs", "1", "--out", model, check=0)
+    pki = make_pki(tmp_path / "pki")
+    ca = pki / "ca-cert.pem"
+    sig = tmp_path / "digits.sig"
+    cert, key = issue_leaf(pki, "publisher", email="publisher@example.com")
+    mlsec("sign", model, "--private-key", key, "--signing-certificate", cert, "--certificate-chain", ca, "--signature", sig, check=0)
+    data = ("--data", "digits-test", "--label-column", "label")
+    proc = mlsec("evaluate", "--model", model, "--signature", sig, "--certificate-chain", ca,
+                 "--certificate-identity", "email:publisher@example.com", *data, check=0)
+    assert json.loads(proc.stdout)["n"] > 0 and "warning" not in proc.stderr
+    proc = mlsec("evaluate", "--model", model, "--signature", sig, "--certificate-chain", ca,
+                 "--certificate-identity", "email:other@example.com", *data)
+    assert proc.returncode == 1 and "another signer" in proc.stderr
+    proc = mlsec("evaluate", "--model", model, "--signature", sig, "--certificate-chain", ca, *data, check=0)
+    assert "any certificate the CA issued is accepted" in proc.stderr
+    proc = mlsec("evaluate", "--model", model, "--signature", sig, "--certificate-identity", "email:publisher@example.com", *data)
+    assert proc.returncode == 2 and "--certificate-chain" in proc.stderr
 
 
 def test_bench_commands_report_every_size(tmp_path):

@@ -559,6 +559,53 @@ def test_encrypted_model_is_decrypted_in_memory_only(gateway, tmp_path):
     assert mlsec("serve", "--config", tmp_path / "noid.json").returncode == 2
 
 
+def test_certificate_signed_model_needs_the_expected_signer(gateway, tmp_path):
+    """models[].certificate_chain with certificate_identity: a model signed by that code-signing identity is served;
+    one signed by a TLS server certificate of the same CA is refused (the gateway does not start); without an
+    identity it is served with a warning at start."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    from conftest import issue_leaf, make_pki
+    demo = gateway["state"]
+    pki = make_pki(tmp_path / "pki")
+    sigs = {}
+    for name, leaf in [("publisher", issue_leaf(pki, "publisher", email="publisher@example.com")),
+                       ("tls", issue_leaf(pki, "tls", dns="models.example.com", eku=ExtendedKeyUsageOID.SERVER_AUTH))]:
+        sigs[name] = tmp_path / f"{name}.sig"
+        mlsec("sign", demo / "models/digits/1", "--private-key", leaf[1], "--signing-certificate", leaf[0],
+              "--certificate-chain", pki / "ca-cert.pem", "--signature", sigs[name], check=0)
+    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--name", "ops", "--role", "admin",
+                           "--models", "*", check=0).stdout)["key"]
+    model = {"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(sigs["publisher"]),
+             "certificate_chain": ["pki/ca-cert.pem"], "certificate_identity": "email:publisher@example.com",
+             "input_range": [0, 1]}
+    config = {"listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state", "models": [model]}
+    (tmp_path / "gateway.json").write_text(json.dumps(config))
+    proc, url = start(tmp_path / "gateway.json")
+    try:
+        assert url, "the gateway did not start with a model signed by the expected identity"
+        x, y = digits_test_set()
+        status, _, out = call({"url": url}, "POST", "/v2/models/digits/infer", body=infer_body(x[:4]), key=key)
+        assert status == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "without an expected signer identity" not in (tmp_path / "gateway.log").read_text()
+    # Signed by a TLS server certificate of the same CA: refused, the gateway does not start.
+    (tmp_path / "tls.json").write_text(json.dumps(dict(config, models=[dict(model, signature=str(sigs["tls"]))])))
+    refused = mlsec("serve", "--config", tmp_path / "tls.json")
+    assert refused.returncode in (1, 2) and "not a code-signing certificate" in refused.stderr
+    # Without an identity any certificate of the CA is accepted, and a warning at start says so.
+    unpinned = {k: v for k, v in model.items() if k != "certificate_identity"}
+    (tmp_path / "unpinned.json").write_text(json.dumps(dict(config, models=[dict(unpinned, signature=str(sigs["tls"]))])))
+    proc, url = start(tmp_path / "unpinned.json")
+    try:
+        assert url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert "any certificate the CA issued is accepted" in (tmp_path / "unpinned.log").read_text()
+
+
 def test_mutual_tls_maps_client_certificates_to_principals(gateway, tmp_path):
     import datetime
     import socket

@@ -23,8 +23,9 @@ public struct VerifiedModel: Sendable {
 }
 
 /// Loads a model with every check, in an order that judges the bytes it uses:
-/// 1. the signature bundle is authenticated with one of the trusted public keys (nothing on disk is read
-///    before the manifest is trusted);
+/// 1. the signature bundle is authenticated with one of the trusted public keys, or its certificate chain
+///    validated against the trusted CA certificates and expected signer (nothing on disk is read before the
+///    manifest is trusted);
 /// 2. every file of the model directory is read once into memory and hashed while it is read, and the hashes
 ///    must equal the signed manifest's (extra, missing or changed files refuse the model);
 /// 3. encrypted files (`.age`) are decrypted in memory from those same bytes;
@@ -72,15 +73,31 @@ public struct ModelLoader: Sendable {
         }
         let model = try ModelStore.load(specBytes: plain[ModelStore.specFile] ?? [], weightsBytes: weights)
         return VerifiedModel(name: location.name, version: location.version, digest: contents.digest, manifest: manifest, model: model,
-                             encryptedFiles: encrypted, warnings: contents.warnings)
+                             encryptedFiles: encrypted, warnings: (location.trustWarning.map { [$0] } ?? []) + contents.warnings)
     }
 
-    /// The manifest of the first trusted key the signature verifies with.
+    /// The manifest of the first trusted key the signature verifies with, or in certificate mode the manifest
+    /// of a signature whose certificate chain leads to the anchors (from an expected signer, when given).
     func authenticate(_ location: ModelLocation) async throws -> Manifest {
-        guard !location.publicKeys.isEmpty else {
-            throw MLSecError.usage("model \(location.name) has no trusted public key to verify its signature with")
+        let certificateMode = !location.certificateChain.isEmpty
+        guard location.publicKeys.isEmpty || !certificateMode else {
+            throw MLSecError.usage("model \(location.name): give trusted public keys or a certificate chain, not both")
+        }
+        guard certificateMode || location.certificateIdentities.isEmpty else {
+            throw MLSecError.usage("model \(location.name): a certificate identity needs a certificate chain (certificate mode)")
+        }
+        guard !location.publicKeys.isEmpty || certificateMode else {
+            throw MLSecError.usage("model \(location.name) has no trusted public key or certificate chain to verify its signature with")
         }
         let bundle = try SignatureBundle(fileBytes: try ReadOnlyFile.readAll(location.signature, maxBytes: 16 << 20, what: "signature"))
+        if certificateMode {
+            let trust = try CertificateChainTrust(pemFiles: location.certificateChain, identities: location.certificateIdentities)
+            do {
+                return try await ModelVerifier(trust: .certificates(trust)).authenticate(bundle)
+            } catch let error as MLSecError where error.code == .verificationFailed {
+                throw MLSecError.verificationFailed("model \(location.name) was not loaded: \(error.message)")
+            }
+        }
         var failures: [String] = []
         for keyPath in location.publicKeys {
             let pem = String(decoding: try ReadOnlyFile.readAll(keyPath, maxBytes: 1 << 20, what: "public key"), as: UTF8.self)

@@ -2,11 +2,13 @@
 
 import Foundation
 import MLSecCore
+import MLSecIntegrity
 
 /// A model directory (`model.json` and `weights.safetensors`, either of them possibly age-encrypted as
 /// `model.json.age` / `weights.safetensors.age`), the OpenSSF model signature over that directory as it lies
-/// on disk (so over the encrypted files when they are encrypted), the public keys the signature may verify
-/// with, and the age identities that decrypt it.
+/// on disk (so over the encrypted files when they are encrypted), what the signature must verify with (public
+/// keys, or in certificate mode the CA certificates its chain must lead to and the expected signer identities),
+/// and the age identities that decrypt it.
 public struct ModelLocation: Sendable, Equatable {
     public var name: String
     public var version: String
@@ -18,14 +20,27 @@ public struct ModelLocation: Sendable, Equatable {
     public var publicKeys: [String]
     /// Age identity files, for encrypted model files.
     public var identities: [String]
+    /// Certificate mode (instead of ``publicKeys``): PEM files of the trust anchors the signature's certificate
+    /// chain must lead to.
+    public var certificateChain: [String]
+    /// Certificate mode: the signers accepted (any one of them); empty accepts any certificate the anchors issued.
+    public var certificateIdentities: [CertificateIdentity]
 
-    public init(name: String, version: String, path: String, signature: String, publicKeys: [String], identities: [String] = []) {
+    public init(name: String, version: String, path: String, signature: String, publicKeys: [String], identities: [String] = [],
+                certificateChain: [String] = [], certificateIdentities: [CertificateIdentity] = []) {
         self.name = name
         self.version = version
         self.path = path
         self.signature = signature
         self.publicKeys = publicKeys
         self.identities = identities
+        self.certificateChain = certificateChain
+        self.certificateIdentities = certificateIdentities
+    }
+
+    /// A warning when the location trusts any certificate its CA issued (certificate mode without an identity).
+    public var trustWarning: String? {
+        !certificateChain.isEmpty && certificateIdentities.isEmpty ? CertificateChainTrust.noIdentityWarning : nil
     }
 
     /// The placeholder a versioned location has in `path` and `signature`.

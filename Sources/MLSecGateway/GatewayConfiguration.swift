@@ -250,8 +250,8 @@ public struct GatewayConfiguration: Sendable {
             }
         }
         for (i, m) in (doc["models"]?.arrayValue ?? []).enumerated() {
-            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "identities", "input_range", "rate_limit",
-                                        "upstreams", "upstream_model", "upstream_policy", "digest", "softmax_output"],
+            try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "certificate_chain", "certificate_identity",
+                                        "identities", "input_range", "rate_limit", "upstreams", "upstream_model", "upstream_policy", "digest", "softmax_output"],
                            "models[\(i)]")
             guard let name = m["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 100 else {
                 throw MLSecError.malformed("models[\(i)] needs a name (1-100 characters)")
@@ -308,13 +308,18 @@ public struct GatewayConfiguration: Sendable {
                     if let ms = try int("open_ms", 1...3_600_000) { source.upstreamPolicy.openSeconds = Double(ms) / 1000 }
                 }
             } else {
-                guard let modelPath = m["path"]?.stringValue, let signature = m["signature"]?.stringValue,
-                    let keys = m["public_keys"]?.arrayValue?.compactMap(\.stringValue), !keys.isEmpty
-                else { throw MLSecError.malformed("models[\(i)] needs path, signature and public_keys (or upstreams)") }
+                let keys = m["public_keys"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                let chain = m["certificate_chain"]?.arrayValue?.compactMap(\.stringValue) ?? []
+                guard let modelPath = m["path"]?.stringValue, let signature = m["signature"]?.stringValue, keys.isEmpty != chain.isEmpty
+                else {
+                    throw MLSecError.malformed(
+                        "models[\(i)] needs path, signature and either public_keys or certificate_chain (or upstreams)")
+                }
                 source = ModelSource(
                     name: name, version: m["version"]?.stringValue ?? "1", path: resolve(modelPath), signature: resolve(signature),
                     publicKeys: keys.map(resolve), identities: (m["identities"]?.arrayValue?.compactMap(\.stringValue) ?? []).map(resolve),
                     inputRange: range)
+                try source.setCertificateTrust(chain: chain.map(resolve), identity: m["certificate_identity"], "models[\(i)]")
             }
             if let limit = m["rate_limit"] { source.rateLimit = try Self.rateLimit(limit, "models[\(i)].rate_limit") }
             models.append(source)

@@ -7,6 +7,7 @@ import Logging
 import ServiceLifecycle
 import UnixSignals
 import MLSecCore
+import MLSecDeploy
 import MLSecEngine
 import MLSecGateway
 import MLSecStores
@@ -73,6 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         if configuration.auditDurability == .batch {
             logger.warning("audit durability is batch: answers do not wait for their audit entries; a crash can lose the last few milliseconds of entries")
+        }
+        for model in configuration.models {
+            if let warning = model.location.trustWarning { logger.warning("model \(model.name): \(warning)") }
         }
         let opened = try await StateStores.open(
             stateDirectory: configuration.stateDirectory,

@@ -15,9 +15,16 @@ struct VerifyCommand: AsyncParsableCommand {
             signatures all verify without extra options. On failure every modified, added, removed or renamed
             file is named.
 
+            Certificate mode: --certificate-identity names the expected signer (repeatable: any of them):
+            email:ADDRESS (SAN email), uri:URI (SAN URI), subject:NAME (the subject in RFC 4514 form, or a common
+            name), or a bare value (SAN email or URI), each matched exactly; the signing certificate must then
+            also carry the codeSigning extended key usage. Without it any certificate the CA issued is accepted
+            (a TLS server certificate included) and a warning says so.
+
             Examples:
               mlsec verify ./my-model --signature my-model.sig --public-key signing.pub
-              mlsec verify ./my-model --signature my-model.sig --certificate-chain ca.pem
+              mlsec verify ./my-model --signature my-model.sig --certificate-chain ca.pem \
+                  --certificate-identity email:publisher@example.com
               mlsec verify ./my-model --signature my-model.sig --public-key signing.pub --only model.safetensors
             """
     )
@@ -33,6 +40,10 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @Option(name: .customLong("certificate-chain"), help: "PEM trust anchors for certificate mode (repeatable).")
     var certificateChain: [String] = []
+
+    @Option(name: .customLong("certificate-identity"),
+            help: "Expected signer in certificate mode: email:ADDRESS, uri:URI, subject:NAME or a SAN email/URI (repeatable: any).")
+    var certificateIdentity: [String] = []
 
     @Flag(name: .customLong("ignore-unsigned-files"), help: "Accept files that the signature does not name (a warning lists them).")
     var ignoreUnsignedFiles = false
@@ -50,6 +61,12 @@ struct VerifyCommand: AsyncParsableCommand {
         if (publicKey == nil) == certificateChain.isEmpty {
             throw ValidationError("give exactly one of --public-key or --certificate-chain")
         }
+        if !certificateIdentity.isEmpty, certificateChain.isEmpty {
+            throw ValidationError("--certificate-identity is for certificate mode: give it with --certificate-chain")
+        }
+        for identity in certificateIdentity {
+            do { _ = try CertificateIdentity(parsing: identity) } catch let error as MLSecError { throw ValidationError(error.message) }
+        }
         if let threads, threads < 1 || threads > 1024 { throw ValidationError("--threads must be 1...1024") }
     }
 
@@ -63,7 +80,8 @@ struct VerifyCommand: AsyncParsableCommand {
                 anchors += try CertificateChainTrust.certificates(
                     pemText: try readTextFile(path, what: "certificate chain"), context: path)
             }
-            trust = .certificates(CertificateChainTrust(anchors: anchors))
+            trust = .certificates(CertificateChainTrust(
+                anchors: anchors, identities: try certificateIdentity.map(CertificateIdentity.init(parsing:))))
         }
         let bundle = try SignatureBundle(
             fileBytes: try ReadOnlyFile.readAll(signature, maxBytes: SignatureBundle.maxFileBytes, what: "signature file"))
@@ -73,13 +91,16 @@ struct VerifyCommand: AsyncParsableCommand {
             hasher: ModelHasher(workerCount: threads))
         let verifier = ModelVerifier(trust: trust)
         let manifest = try await verifier.authenticate(bundle)
-        let report: VerificationReport
+        var report: VerificationReport
         do {
             report = try Terminal.withProgress("verifying") { progress in
                 try ModelVerifier.compare(modelPath: modelPath, manifest: manifest, options: options, progress: progress)
             }
         } catch let error as MLSecError where error.code == .unsafeTree {
             throw MLSecError.verificationFailed("verification failed: \(error.message)")
+        }
+        if case .certificates(let chain) = trust, chain.identities.isEmpty {
+            report.warnings.insert(CertificateChainTrust.noIdentityWarning, at: 0)
         }
         try ReportPrinter.print(report, modelPath: modelPath, format: format, verb: "Verified")
     }

@@ -9,10 +9,33 @@ import X509
 /// Certificate-mode trust: a leaf certificate must chain to one of the given anchors under RFC 5280 rules,
 /// be valid at verification time (the reference checks at the leaf's notBefore, so expired certificates
 /// pass there), and be meant for signing (KeyUsage digitalSignature or ExtendedKeyUsage codeSigning).
+/// With expected ``identities`` the leaf must also be a code-signing certificate of one of them (checked after
+/// the chain); without, any certificate the anchors issued is accepted as the signer (see ``noIdentityWarning``).
 public struct CertificateChainTrust: Sendable {
     public let anchors: [Certificate]
+    /// The signers accepted (any one of them); empty: any certificate that chains to the anchors.
+    public let identities: [CertificateIdentity]
 
-    public init(anchors: [Certificate]) { self.anchors = anchors }
+    public init(anchors: [Certificate], identities: [CertificateIdentity] = []) {
+        self.anchors = anchors
+        self.identities = identities
+    }
+
+    /// Trust in every certificate of the given PEM files (each at most 1 MiB).
+    public init(pemFiles: [String], identities: [CertificateIdentity] = []) throws {
+        var anchors: [Certificate] = []
+        for path in pemFiles {
+            let text = String(decoding: try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "certificate chain"), as: UTF8.self)
+            anchors += try Self.certificates(pemText: text, context: path)
+        }
+        self.init(anchors: anchors, identities: identities)
+    }
+
+    /// The warning for certificate mode without an expected identity.
+    public static let noIdentityWarning =
+        "certificate mode without an expected signer identity: any certificate the CA issued is accepted as the model's "
+        + "signer, a TLS server certificate included; pass --certificate-identity (email:ADDRESS, uri:URI or subject:NAME), "
+        + "or certificate_identity in a gateway model"
 
     /// Reads every certificate in the given PEM files.
     public static func certificates(pemText: String, context: String) throws -> [Certificate] {
@@ -28,7 +51,8 @@ public struct CertificateChainTrust: Sendable {
         return out
     }
 
-    /// Validates `chain` (leaf first, DER) and returns the leaf's public key.
+    /// Validates `chain` (leaf first, DER), then the signer's identity when ``identities`` are given, and returns
+    /// the leaf's public key.
     public func validate(chain: [[UInt8]], at time: Date = Date()) async throws -> ModelVerifyingKey {
         guard let leafDER = chain.first else { throw MLSecError.malformed("signature: empty certificate chain") }
         let leaf: Certificate
@@ -55,6 +79,7 @@ public struct CertificateChainTrust: Sendable {
             let reason = failures.first.map { "\($0.policyFailureReason)" } ?? "no chain to a trusted certificate"
             throw MLSecError.verificationFailed("the signing certificate does not chain to a trusted certificate: \(reason)")
         }
+        try CertificateIdentity.check(leaf, against: identities)
         return try Self.publicKey(of: leaf)
     }
 
