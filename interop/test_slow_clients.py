@@ -169,3 +169,52 @@ def test_trickled_bodies_hold_no_inference_slot(state, tmp_path):
         for s in held:
             s.close()
         assert gw.stop() == 0
+
+
+def peak_rss_kib(pid):
+    for line in open(f"/proc/{pid}/status").read().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return 0
+
+
+def test_large_json_bodies_parse_in_bounded_memory_and_health_answers(state, tmp_path):
+    """The review's parsing attack: 8 MiB JSON bodies of numbers (four at once). The decoder refuses the numbers
+    past the largest batch while reading (400), never building a tree, so the server's peak memory grows by a
+    small multiple of the bodies, and health checks are answered meanwhile (parsing runs off the cooperative pool)."""
+    config = tmp_path / "gateway.json"
+    write_config(config, state)
+    gw = Gateway(config, tmp_path / "gateway.log")
+    key = creds(state)["inference"]
+    body = (b'{"inputs":[{"name":"input","shape":[1,64],"datatype":"FP32","data":['
+            + b"0.5," * ((8 << 20) // 4 - 40) + b'0.5]}]}')
+    assert len(body) <= 8 << 20
+    try:
+        gw.call("GET", "/v2/health/live")
+        before = peak_rss_kib(gw.proc.pid)
+        statuses, health = [], []
+
+        def send():
+            s = connect(gw)
+            s.sendall(head(key, len(body)) + body)
+            s.settimeout(20)
+            statuses.append(s.recv(65536)[:12])
+            s.close()
+
+        senders = [threading.Thread(target=send) for _ in range(4)]
+        for t in senders:
+            t.start()
+        while any(t.is_alive() for t in senders):
+            started = time.monotonic()
+            health.append((gw.call("GET", "/v2/health/ready", timeout=10)[0], time.monotonic() - started))
+            time.sleep(0.02)
+        for t in senders:
+            t.join()
+        grown_mib = (peak_rss_kib(gw.proc.pid) - before) / 1024
+        slowest = max(h[1] for h in health)
+        print(f"peak memory grew {grown_mib:.1f} MiB for four 8 MiB bodies; slowest health answer {slowest * 1000:.0f} ms")
+        assert statuses == [b"HTTP/1.1 400"] * 4, statuses
+        assert all(h[0] == 200 for h in health)
+        assert grown_mib < 80, f"peak memory grew {grown_mib:.0f} MiB (four bodies are 32 MiB)"
+    finally:
+        assert gw.stop() == 0

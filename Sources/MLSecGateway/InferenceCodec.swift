@@ -27,28 +27,26 @@ public enum InferenceCodec {
         } else {
             jsonEnd = body.count
         }
-        let document: JSONValue
-        do {
-            document = try JSONParser(limits: parserLimits).parse(Array(body[..<jsonEnd]), context: "request")
-        } catch {
-            throw .badRequest("the request is not valid JSON: \((error as? MLSecError)?.message ?? "parse error")")
+        // One pass, no tree: tensor numbers go straight into floats, at most what the largest batch could hold.
+        let rowElements = model.input.shape.dropFirst().reduce(1, *)
+        let maxValues = maxBatch.multipliedReportingOverflow(by: rowElements)
+        let fields = try body.withUnsafeBufferPointer { (all) throws(GatewayError) -> V2RequestFields in
+            var decoder = V2RequestDecoder(UnsafeBufferPointer(rebasing: all[..<jsonEnd]),
+                                           maxValues: maxValues.overflow ? Int.max : maxValues.partialValue)
+            return try decoder.decode()
         }
-        guard let members = document.objectValue else { throw .badRequest("the request must be a JSON object") }
-        for (key, _) in members where !["id", "inputs", "outputs", "parameters"].contains(key) {
-            throw .badRequest("unknown request field \"\(key.prefix(40))\"")
-        }
-        let id = document["id"]?.stringValue
-        guard let inputs = document["inputs"]?.arrayValue, inputs.count == 1 else {
+        let id = fields.id?.stringValue
+        guard let inputs = fields.inputs, inputs.count == 1 else {
             throw .badRequest("the request must have exactly one input, \"\(model.input.name)\"")
         }
         let input = inputs[0]
-        guard input["name"]?.stringValue == model.input.name else {
-            throw .badRequest("unknown input \"\((input["name"]?.stringValue ?? "").prefix(40))\"; the model's input is \"\(model.input.name)\"")
+        guard input.name?.stringValue == model.input.name else {
+            throw .badRequest("unknown input \"\((input.name?.stringValue ?? "").prefix(40))\"; the model's input is \"\(model.input.name)\"")
         }
-        guard input["datatype"]?.stringValue == model.input.datatype else {
+        guard input.datatype?.stringValue == model.input.datatype else {
             throw .badRequest("input \(model.input.name) must have datatype \(model.input.datatype)")
         }
-        guard let shapeValues = input["shape"]?.arrayValue, shapeValues.count == model.input.shape.count else {
+        guard let shapeValues = input.shape?.arrayValue, shapeValues.count == model.input.shape.count else {
             throw .badRequest("input \(model.input.name) must have shape [batch, \(model.input.shape.dropFirst().map(String.init).joined(separator: ", "))]")
         }
         var shape: [Int] = []
@@ -63,13 +61,13 @@ public enum InferenceCodec {
         guard batch >= 1, batch <= maxBatch else { throw .badRequest("batch size \(batch) is outside 1...\(maxBatch)") }
         let count = shape.reduce(1, *)
         var values: [Float] = []
-        values.reserveCapacity(count)
-        if let size = input["parameters"]?["binary_data_size"]?.integerValue {
+        if let size = input.parameters?["binary_data_size"]?.integerValue {
             guard size == count * 4, jsonEnd + size <= body.count else {
                 throw .badRequest("binary_data_size \(size) does not match \(count) FP32 values or the body")
             }
-            guard input["data"] == nil else { throw .badRequest("an input has either data or binary_data_size") }
+            guard input.data == nil else { throw .badRequest("an input has either data or binary_data_size") }
             guard jsonEnd + size == body.count else { throw .badRequest("the body has bytes after the binary tensor data") }
+            values.reserveCapacity(count)
             body.withUnsafeBytes { raw in
                 for i in 0..<count {
                     values.append(Float(bitPattern: raw.loadUnaligned(fromByteOffset: jsonEnd + 4 * i, as: UInt32.self).littleEndian))
@@ -77,11 +75,11 @@ public enum InferenceCodec {
             }
         } else {
             guard jsonEnd == body.count else { throw .badRequest("binary data without binary_data_size") }
-            guard let data = input["data"] else { throw .badRequest("input \(model.input.name) has no data") }
-            try flatten(data, into: &values, limit: count, depth: 0)
-            guard values.count == count else {
-                throw .badRequest("input \(model.input.name) has \(values.count) values; its shape \(shape) needs \(count)")
+            guard let data = input.data else { throw .badRequest("input \(model.input.name) has no data") }
+            guard data.count == count else {
+                throw .badRequest("input \(model.input.name) has \(data.count) values; its shape \(shape) needs \(count)")
             }
+            values = data
         }
         for (i, v) in values.enumerated() {
             guard v.isFinite else { throw .badRequest("input value \(i) is not finite") }
@@ -89,8 +87,8 @@ public enum InferenceCodec {
                 throw .badRequest("input value \(i) (\(v)) is outside the declared range \(range.lowerBound)...\(range.upperBound)")
             }
         }
-        var binaryOutput = document["parameters"]?["binary_data_output"]?.boolValue ?? false
-        if let outputs = document["outputs"]?.arrayValue {
+        var binaryOutput = fields.parameters?["binary_data_output"]?.boolValue ?? false
+        if let outputs = fields.outputs?.arrayValue {
             for output in outputs {
                 guard output["name"]?.stringValue == model.output.name else {
                     throw .badRequest("unknown output \"\((output["name"]?.stringValue ?? "").prefix(40))\"")
@@ -121,22 +119,28 @@ public enum InferenceCodec {
     /// digits form an integer below 2^24 with at most 10 fraction digits is one exact Float divided by an
     /// exact power of ten, a single correctly rounded IEEE division. Anything else goes to `Float(String)`.
     public static func decimalFloat(_ text: String) -> Float? {
+        Array(text.utf8).withUnsafeBufferPointer { decimalFloat($0) }
+    }
+
+    /// The same, for a literal's UTF-8 bytes (the request decoder's numbers).
+    static func decimalFloat(_ literal: UnsafeBufferPointer<UInt8>) -> Float? {
         var mantissa: UInt32 = 0
         var fractionDigits = 0
         var negative = false
         var afterPoint = false
-        for byte in text.utf8 {
+        func standard() -> Float? { Float(String(decoding: literal, as: UTF8.self)) }
+        for byte in literal {
             switch byte {
             case UInt8(ascii: "0")...UInt8(ascii: "9"):
                 mantissa = mantissa * 10 + UInt32(byte - UInt8(ascii: "0"))
-                guard mantissa < 1 << 24 else { return Float(text) }
+                guard mantissa < 1 << 24 else { return standard() }
                 if afterPoint { fractionDigits += 1 }
             case UInt8(ascii: "."): afterPoint = true
             case UInt8(ascii: "-"): negative = true
-            default: return Float(text)  // exponent
+            default: return standard()  // exponent
             }
         }
-        guard fractionDigits < exactPowersOfTen.count else { return Float(text) }
+        guard fractionDigits < exactPowersOfTen.count else { return standard() }
         let magnitude = Float(mantissa) / exactPowersOfTen[fractionDigits]
         return negative ? -magnitude : magnitude
     }

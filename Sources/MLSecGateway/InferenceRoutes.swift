@@ -10,6 +10,7 @@ import HTTPTypes
 import Logging
 import MLSecEngine
 import MLSecReceipts
+import NIOPosix
 
 struct InferenceRoutes {
     let services: GatewayServices
@@ -38,6 +39,16 @@ struct InferenceRoutes {
         router.post("/v2/models/:model/versions/:version/infer") { request, context in
             try await infer(request, context, version: context.parameters.get("version"))
         }
+    }
+
+    /// Bodies this large are parsed, and their inference run, on NIO's blocking thread pool.
+    static let heavyBodyBytes = 64 << 10
+
+    /// CPU-heavy work runs on NIO's blocking pool, so the cooperative threads that answer health checks and small
+    /// requests are never all busy parsing or inferring large bodies; small work stays where it is (no hop).
+    static func compute<T: Sendable, E: Error>(_ heavy: Bool, _ work: @escaping @Sendable () throws(E) -> T) async throws -> T {
+        guard heavy else { return try work() }
+        return try await NIOThreadPool.singleton.runIfActive { try work() }
     }
 
     func principal(_ context: GatewayContext) throws -> Principal {
@@ -123,10 +134,15 @@ struct InferenceRoutes {
             headerLength = n
         }
         let parsed: InferenceRequest
+        let heavy = body.count >= Self.heavyBodyBytes
         do {
-            parsed = try InferenceCodec.parse(body, headerLength: headerLength, model: model, maxBatch: services.options.maxBatch)
+            let maxBatch = services.options.maxBatch
+            parsed = try await Self.compute(heavy) { [headerLength] () throws(GatewayError) in
+                try InferenceCodec.parse(body, headerLength: headerLength, model: model, maxBatch: maxBatch)
+            }
         } catch {
-            throw await deny(error, principal, "infer", resource, context, model: model)
+            let refusal = error as? GatewayError ?? GatewayError(.serviceUnavailable, "the server is shutting down; retry later")
+            throw await deny(refusal, principal, "infer", resource, context, model: model)
         }
         let rateHeaders: HTTPFields
         do {
@@ -146,7 +162,7 @@ struct InferenceRoutes {
                                                  body: InferenceCodec.upstreamRequest(parsed.values, batch: parsed.batch, model: model))
                 output = try InferenceCodec.upstreamOutput(answer.body, batch: parsed.batch, model: model)
             } else if let engine = model.engine {
-                output = try engine.forward(try engine.inputTensor(rows: parsed.values, count: parsed.batch)).data
+                output = try await Self.compute(heavy) { try engine.forward(try engine.inputTensor(rows: parsed.values, count: parsed.batch)).data }
             } else {
                 throw GatewayError(.internalServerError, "the model has no backend", auditReason: "model without engine or upstream")
             }

@@ -131,7 +131,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
             refused = true
             logger.warning("connection refused: too many open from one address",
                            metadata: ["address": "\(key)", "limit": "\(table.limits.maxPerAddress)"])
-            context.eventLoop.execute { context.close(promise: nil) }
+            let bound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            context.eventLoop.execute { bound.value.close(promise: nil) }
         }
     }
 
@@ -193,17 +194,21 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
         let allowance = limits.bodyTimeout.nanoseconds + Int64(min(bodyBytes, 1 << 30)) * 1_000_000_000 / Int64(max(1, limits.minBodyBytesPerSecond))
         let end = bodyStart + .nanoseconds(allowance)
         guard end > .now() else { return expire("request body slower than the minimum rate") }
-        deadline = context?.eventLoop.scheduleTask(deadline: end) { [weak self] in
-            guard let self, self.phase == .body else { return }
-            self.scheduleBodyDeadline()
+        guard let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        deadline = loop.scheduleTask(deadline: end) {
+            guard bound.value.phase == .body else { return }
+            bound.value.scheduleBodyDeadline()
         }
     }
 
     private func schedule(after nanoseconds: Int64, reason: String) {
         deadline?.cancel()
-        deadline = context?.eventLoop.scheduleTask(in: .nanoseconds(nanoseconds)) { [weak self] in
-            guard let self, self.phase == .head else { return }
-            self.expire(reason)
+        guard let loop = context?.eventLoop else { return }
+        let bound = NIOLoopBound(self, eventLoop: loop)
+        deadline = loop.scheduleTask(in: .nanoseconds(nanoseconds)) {
+            guard bound.value.phase == .head else { return }
+            bound.value.expire(reason)
         }
     }
 
