@@ -52,7 +52,8 @@ public enum Gateway {
         }
         router.add(middleware: AuthenticationMiddleware(keys: services.keys, jwt: services.jwt, roles: services.roles, audit: services.audit,
                                                       metrics: services.metrics, clientCertificates: services.options.clientCertificates,
-                                                      principalLimits: services.options.principalLimits))
+                                                      principalLimits: services.options.principalLimits,
+                                                      failures: services.failedAuthentications))
         router.add(middleware: RateLimitMiddleware(limiter: services.rateLimits, audit: services.audit))
         let inference = InferenceRoutes(services: services)
         inference.register(on: router)

@@ -38,6 +38,7 @@ public struct GatewayMaintenance: Service {
                         try? await Task.sleep(for: .seconds(1))
                         if Task.isCancelled { break }
                         await saveQuotas()
+                        await recordFailureCounts()
                         await refreshSharedState(failing: &refreshFailing)
                         ticks += 1
                         if ticks % 60 == 0 { try? await services.rateLimits.maintain() }
@@ -55,10 +56,22 @@ public struct GatewayMaintenance: Service {
             }
         }
         await saveQuotas()
+        await recordFailureCounts(all: true)
         do {
             try await services.audit.drain()
         } catch {
             logger.critical("the audit queue could not be written at shutdown", metadata: ["error": "\(error)"])
+        }
+    }
+
+    /// The counted entries of repeated authentication failures whose window has ended (all of them at shutdown).
+    private func recordFailureCounts(all: Bool = false) async {
+        for event in services.failedAuthentications.due(all: all) {
+            do {
+                try await services.audit.record(event)
+            } catch {
+                logger.error("cannot record a counted authentication-failure entry", metadata: ["error": "\(error)"])
+            }
         }
     }
 

@@ -76,6 +76,8 @@ public struct GatewayServices: Sendable {
     public let admission: InferenceAdmission
     /// Loads models for deploys and reloads.
     public let loader: ModelLoader
+    /// Failed authentications: limited per client address, repeated ones counted into one entry per window.
+    public let failedAuthentications: FailedAuthentications
 
     public init(models: ModelCatalog, stores: GatewayStores, roles: [String: Role], signers: GatewaySigners,
                 options: GatewayOptions = GatewayOptions(), jwt: JWTAuthenticator? = nil, metrics: GatewayMetrics = GatewayMetrics(),
@@ -91,6 +93,7 @@ public struct GatewayServices: Sendable {
         self.jwt = jwt
         self.metrics = metrics
         self.loader = loader
+        failedAuthentications = FailedAuthentications(limit: options.anonymousLimit, window: options.failureWindow)
         admission = InferenceAdmission(limits: options.availability, limiter: rateLimits,
                                        quotas: QuotaTracker(store: stores.keys.backend, now: quotaClock))
     }

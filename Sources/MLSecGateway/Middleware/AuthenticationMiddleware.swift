@@ -24,6 +24,8 @@ struct AuthenticationMiddleware: RouterMiddleware {
     let clientCertificates: [String: ClientCertificateMapping]
     /// Limits for JWT and certificate principals, by role.
     let principalLimits: [String: PrincipalLimits]
+    /// Failed attempts limited per address and aggregated per window (nil: each failure audited alone).
+    var failures: FailedAuthentications? = nil
 
     static let publicPaths: Set<String> = ["/v2/health/live", "/v2/health/ready", "/openapi.json"]
 
@@ -36,7 +38,7 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }.get()
             if let der = peer ?? nil, let name = Self.commonName(der) {
                 guard let mapping = clientCertificates[name], let role = roles[mapping.role] else {
-                    throw await refuse(request, context, reason: "client certificate \(name.prefix(64)) is not mapped")
+                    throw await refuse(request, context, kind: "client certificate not mapped", detail: String(name.prefix(64)))
                 }
                 var context = context
                 context.principal = Principal(id: "cert:\(name.prefix(128))", role: role, models: mapping.models, rateLimit: nil)
@@ -45,13 +47,13 @@ struct AuthenticationMiddleware: RouterMiddleware {
             }
         }
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.utf8.count <= 8192 else {
-            throw await refuse(request, context, reason: "no bearer credential")
+            throw await refuse(request, context, kind: "no bearer credential")
         }
         let token = Self.trimmingSpaces(header.utf8.dropFirst(7))
         if !token.hasPrefix("mlsec_"), let jwt {
             switch await jwt.authenticate(token, roles: roles) {
             case .failure(let refusal):
-                throw await refuse(request, context, reason: "jwt \(refusal.reason.rawValue) \(refusal.detail)")
+                throw await refuse(request, context, kind: "jwt \(refusal.reason.rawValue)", detail: refusal.detail)
             case .success(let principal):
                 var context = context
                 context.principal = principal.limited(by: principalLimits[principal.role.name])
@@ -61,17 +63,18 @@ struct AuthenticationMiddleware: RouterMiddleware {
         switch keys.authenticate(token) {
         case .failure(let refusal) where refusal.reason == .unavailable:
             // Fail closed: without a fresh view of revocations no key is accepted, and the caller may retry.
-            throw await refuse(request, context, reason: "api key check unavailable: \(refusal.detail)", error: .unavailable("the key store is unavailable; retry later"))
+            throw await refuse(request, context, kind: "api key check unavailable", detail: refusal.detail,
+                               error: .unavailable("the key store is unavailable; retry later"))
         case .failure(let refusal) where refusal.reason == .unreadable:
             // A stored record that cannot be decoded is refused, never read as "no expiry" or "no quota".
             metrics?.unreadableKey()
             context.logger.error("refused an API key whose stored record cannot be read", metadata: ["detail": "\(refusal.detail)"])
-            throw await refuse(request, context, reason: "api key unreadable: \(refusal.detail)")
+            throw await refuse(request, context, kind: "api key unreadable", detail: refusal.detail)
         case .failure(let refusal):
-            throw await refuse(request, context, reason: "api key \(refusal.reason.rawValue)")
+            throw await refuse(request, context, kind: "api key \(refusal.reason.rawValue)")
         case .success(let record):
             guard let role = roles[record.role] else {
-                throw await refuse(request, context, reason: "api key \(record.id) has unknown role \(record.role)")
+                throw await refuse(request, context, kind: "api key has an unknown role", detail: "\(record.id): \(record.role)")
             }
             var context = context
             context.principal = Principal(id: "key:\(record.id)", role: role, models: record.models, rateLimit: record.rateLimit,
@@ -91,12 +94,36 @@ struct AuthenticationMiddleware: RouterMiddleware {
         return nil
     }
 
-    private func refuse(_ request: Request, _ context: Context, reason: String,
+    /// A failed authentication: charged to the client address (429 past its budget), audited when it is the first
+    /// of its kind from that address in the window, otherwise counted into the window's one entry. An unavailable
+    /// key store is not the caller's failure: it is audited and answered 503 without charging anyone.
+    private func refuse(_ request: Request, _ context: Context, kind: String, detail: String? = nil,
                         error: GatewayError = .unauthenticated) async -> GatewayError {
         guard let audit else { return error }
-        return await audit.refusal(error, AuditEvent(
-            actor: "anonymous", action: "authenticate", resource: String(request.uri.path.prefix(200)), decision: .deny,
-            reason: reason, requestID: context.requestID))
+        let resource = String(request.uri.path.prefix(200))
+        let address = context.channel?.remoteAddress?.ipAddress
+        let reason = detail.map { "\(kind): \($0)" } ?? kind
+        guard error.status == .unauthorized, let failures else {
+            return await audit.refusal(error, AuditEvent(actor: "anonymous", action: "authenticate", resource: resource,
+                                                        decision: .deny, reason: reason, requestID: context.requestID))
+        }
+        let verdict = failures.failure(address: address, kind: kind, resource: resource)
+        for event in verdict.due { try? await audit.record(event) }
+        var refusal = error
+        if let retryAfter = verdict.retryAfter {
+            refusal = GatewayError(.tooManyRequests, "too many failed authentication attempts; retry later",
+                                   headers: [.retryAfter: String(Int(retryAfter.rounded(.up)))],
+                                   auditReason: "too many unauthenticated attempts")
+        }
+        guard verdict.record else {
+            refusal.audited = true  // counted into this window's entry for the address
+            return refusal
+        }
+        let from = FailedAuthentications.addressKey(address)
+        return await audit.refusal(refusal, AuditEvent(
+            actor: "anonymous", action: "authenticate", resource: resource, decision: .deny,
+            reason: verdict.retryAfter == nil ? "\(reason) (from \(from))" : "too many unauthenticated attempts from \(from)",
+            requestID: context.requestID))
     }
 
     /// The credential without surrounding spaces and tabs (RFC 9110 optional whitespace).
