@@ -28,7 +28,9 @@ public final class LeasedRateLimiter: RateLimitBackend {
     }
     private let allowances = Mutex<[String: Allowance]>([:])
     /// Keys refused by the shared state, until when (their retry time).
-    private let blocked = Mutex<[String: Double]>([:])
+    /// Keys the shared state refused: until when, for requests costing at least how much (a smaller request may
+    /// be admitted sooner, so it still asks).
+    private let blocked = Mutex<[String: (until: Double, cost: Double)]>([:])
     /// Refills under way, by their items' keys, with the requests waiting for each.
     private let refills = Mutex<[String: [CheckedContinuation<Bool, Never>]]>([:])
 
@@ -90,7 +92,9 @@ public final class LeasedRateLimiter: RateLimitBackend {
 
     /// Refusals for keys the shared state refused until a time still ahead, or nil when none is blocked.
     private func refusedLocally(_ items: [RateLimiter.Item], now: Double) -> [RateLimiter.Decision]? {
-        let refusals = blocked.withLock { blocked in items.map { item in blocked[item.key].flatMap { $0 > now ? $0 - now : nil } } }
+        let refusals = blocked.withLock { blocked in
+            items.map { item in blocked[item.key].flatMap { $0.until > now && item.cost >= $0.cost ? $0.until - now : nil } }
+        }
         guard refusals.contains(where: { $0 != nil }) else { return nil }
         return refusals.map { wait in
             wait.map { RateLimiter.Decision(allowed: false, remaining: 0, resetSeconds: $0, retryAfter: $0) }
@@ -133,9 +137,9 @@ public final class LeasedRateLimiter: RateLimitBackend {
                 // Only a caller's own keys: a shared key (a model's limit) refused for this request may admit
                 // another caller's smaller one.
                 for (item, decision) in zip(items, decisions) where !decision.allowed && decision.retryAfter > 0 && !item.shared {
-                    blocked[item.key] = now + decision.retryAfter
+                    blocked[item.key] = (now + decision.retryAfter, item.cost)
                 }
-                if blocked.count > 10_000 { blocked = blocked.filter { $0.value > now } }
+                if blocked.count > 10_000 { blocked = blocked.filter { $0.value.until > now } }
             }
             return decisions
         }

@@ -247,6 +247,20 @@ struct LeasedRateLimiterTests {
         #expect(try await leased.decide(request("key:b", cost: 1)).allSatisfy(\.allowed))
     }
 
+    @Test("a refused large request does not block the same key's smaller ones: they get the embedded limiter's answer")
+    func refusalCachedPerCost() async throws {
+        let clock = ManualClock()
+        let shared = CountingBackend(RateLimiter(clock: clock.read))
+        let leased = LeasedRateLimiter(shared: shared, lease: .milliseconds(250), clock: clock.read)
+        let own = { (cost: Double) in [RateLimiter.Item(key: "key:a", limit: RateLimit(requestsPerSecond: 5, burst: 50), cost: cost)] }
+        #expect(try await leased.decide(own(45))[0].allowed)
+        #expect(try await !leased.decide(own(6))[0].allowed)  // 5 left: refused, cached for costs of 6 and more
+        #expect(try await leased.decide(own(1))[0].allowed, "a small request was refused by a cached larger refusal")
+        let before = shared.calls
+        #expect(try await !leased.decide(own(7))[0].allowed)
+        #expect(shared.calls == before, "a request at least as large is still refused locally")
+    }
+
     @Test("busy keys reserve a chunk per round trip and never over-admit; slow keys are exact; leases expire")
     func leases() async throws {
         let clock = ManualClock()
