@@ -50,7 +50,7 @@ public struct AuditEvent: Sendable, Equatable {
         RFC3339.now(fractional: true)
     }
 
-    static let maxFieldBytes = 512
+    public static let maxFieldBytes = 512
     static let required = ["time", "actor", "action", "resource", "decision"]
     static let digests = ["request_digest", "model_digest", "receipt_digest"]
     static let optional = ["reason", "request_id"] + digests
@@ -93,13 +93,12 @@ public struct AuditEvent: Sendable, Equatable {
             receiptDigest: fields["receipt_digest"])
     }
 
-    /// `text` as the schema accepts it: control characters removed, at most ``maxFieldBytes`` UTF-8 bytes
+    /// `text` as the schema accepts it: control characters (C0, DEL, C1, U+2028/2029) removed, at most ``maxFieldBytes`` UTF-8 bytes
     /// (cut at a character boundary, ending in "…" when cut).
     public static func bounded(_ text: String) -> String {
-        let utf8 = text.utf8
-        if utf8.count <= maxFieldBytes, !utf8.contains(where: { $0 < 0x20 || $0 == 0x7f }) { return text }
+        if text.utf8.count <= maxFieldBytes, !text.unicodeScalars.contains(where: isControl) { return text }
         var clean = String.UnicodeScalarView()
-        clean.append(contentsOf: text.unicodeScalars.lazy.filter { $0.value >= 0x20 && $0.value != 0x7f })
+        clean.append(contentsOf: text.unicodeScalars.lazy.filter { !isControl($0) })
         guard String(clean).utf8.count > maxFieldBytes else { return String(clean) }
         var out = String.UnicodeScalarView()
         var bytes = 0
@@ -111,6 +110,11 @@ public struct AuditEvent: Sendable, Equatable {
         }
         out.append("…")
         return String(out)
+    }
+
+    /// C0 and C1 controls, DEL, and the Unicode line and paragraph separators (log-line injection).
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
     }
 
     static func isDigest(_ text: String) -> Bool {

@@ -124,4 +124,17 @@ struct AuditLogTests {
             #expect(throws: MLSecError.self) { _ = try AuditEvent(json: try JSONParser().parse(Array(bad.utf8))) }
         }
     }
+
+    @Test("free-text fields are bounded in bytes and stripped of control characters, so every event meets the schema")
+    func boundedFields() throws {
+        let hostile = String(repeating: "é\u{7}\n\r\u{85}\u{2028}x\u{1b}[31m", count: 400) + "🙂"
+        let event = AuditEvent(actor: hostile, action: "infer", resource: hostile, decision: .deny, reason: hostile, requestID: hostile)
+        for field in [event.actor, event.resource, event.reason ?? "", event.requestID ?? ""] {
+            #expect(field.utf8.count <= AuditEvent.maxFieldBytes && field.hasSuffix("…"))
+            #expect(!field.unicodeScalars.contains { $0.value < 0x20 || (0x7f...0x9f).contains($0.value) || $0.value == 0x2028 })
+        }
+        #expect(try AuditEvent(json: try JSONParser().parse(event.canonicalBytes)) == event)
+        #expect(AuditEvent.bounded("plain reason") == "plain reason")
+        #expect(AuditEvent.bounded(String(repeating: "€", count: 600)).utf8.count <= AuditEvent.maxFieldBytes)
+    }
 }

@@ -17,15 +17,6 @@ import MLSecReceipts
 import MLSecStores
 import MLSecAccess
 
-/// Collects a response body.
-private struct Collector: ResponseBodyWriter {
-    let sink: ByteBufferBox
-    mutating func write(_ buffer: ByteBuffer) async throws { sink.buffer.writeImmutableBuffer(buffer) }
-    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
-}
-
-private final class ByteBufferBox: @unchecked Sendable { var buffer = ByteBuffer() }
-
 /// A router over fresh services: a test model, an in-memory key database, a temporary audit log.
 private struct Harness {
     let services: GatewayServices
@@ -69,16 +60,7 @@ private struct Harness {
 
     func request(_ method: HTTPRequest.Method, _ path: String, key: String? = nil, body: [UInt8]? = nil,
                  headers: HTTPFields = [:]) async throws -> (HTTPResponse.Status, HTTPFields, [UInt8]) {
-        var fields = headers
-        if let key { fields[.authorization] = "Bearer \(key)" }
-        if body != nil, fields[.contentType] == nil { fields[.contentType] = "application/json" }
-        let head = HTTPRequest(method: method, scheme: "http", authority: "127.0.0.1", path: path, headerFields: fields)
-        let request = Request(head: head, body: RequestBody(buffer: ByteBuffer(bytes: body ?? [])))
-        let context = GatewayContext(source: ApplicationRequestContextSource(channel: EmbeddedChannel(), logger: Logger(label: "test")))
-        let response = try await responder.respond(to: request, context: context)
-        let box = ByteBufferBox()
-        try await response.body.write(Collector(sink: box))
-        return (response.status, response.headers, Array(box.buffer.readableBytesView))
+        try await RouterClient.send(responder, method, path, key: key, body: body, headers: headers)
     }
 
     static func inferBody(_ value: Float = 0.5, batch: Int = 1) -> [UInt8] {
