@@ -79,8 +79,13 @@ public struct ModelScanner: Sendable {
             let tail = try readTail(file, size: size)
             var format = FormatSniffer.sniff(prefix: prefix, size: size, tail: tail)
             if format == .unknown, PickleProbe.isPickle(path: path, size: size, prefix: prefix) { format = .pickle }
+            // MessagePack has no magic: a .msgpack name is checked as one.
+            let claim = FormatClaims.claimed(by: path)
+            if format == .unknown, claim == FormatClaims.extensions["msgpack"] { format = .msgpack }
             let name = try inspect(.file(path, size: size), format: format, prefix: prefix, location: nil, depth: 0,
                                    findings: &findings)
+            // A name that claims a model format the content is not: malformed, never a silent "unsupported".
+            if format == .unknown, let claim { findings.append(FormatClaims.mismatch(claim, size: size)) }
             return FileReport(path: path, format: name, findings: findings, unsupported: format == .unknown || format == .sevenZip)
         } catch let error as MLSecError {
             findings.append(Finding(.high, rule: "file-unreadable", message: error.message, class: .malformed))
@@ -134,13 +139,7 @@ public struct ModelScanner: Sendable {
         }
         switch format {
         case .pickle:
-            let analysis: PickleAnalysis
-            switch source {
-            case .file(let path, _): analysis = try PickleEmulator(limits: options.pickleLimits).analyze(path: path)
-            case .bytes(let b): analysis = PickleEmulator(limits: options.pickleLimits).analyze(bytes: b)
-            }
-            PickleJudge(policy: options.policy).judge(analysis, location: location, into: &findings)
-            return "pickle"
+            return try PickleInspector(scanner: self).inspect(source, prefix: prefix, location: location, findings: &findings)
         case .zip:
             return try ZipInspector(scanner: self).inspect(source, location: location, depth: depth, findings: &findings)
         case .tar:
@@ -188,6 +187,14 @@ public struct ModelScanner: Sendable {
         case .onnx:
             try ONNXInspector().inspect(source, location: location, findings: &findings)
             return "onnx"
+        case .msgpack:
+            let bytes = try source.readAll(maxBytes: options.maxMemberBytes, what: "msgpack file")
+            do {
+                try bytes.withUnsafeBytes { try MsgpackReader.validate($0) }
+            } catch let error as MLSecError {
+                findings.append(Finding(.high, rule: "msgpack-malformed", message: error.message, location: location, class: .malformed))
+            }
+            return "msgpack"
         case .unknown:
             return "unknown"
         }

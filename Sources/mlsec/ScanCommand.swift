@@ -11,7 +11,9 @@ struct ScanCommand: AsyncParsableCommand {
         discussion: """
             Formats are identified by content: pickle (protocols 0-5), PyTorch zip and legacy tar, NumPy .npy/.npz,
             joblib (gzip/bz2/xz/zlib), Keras .keras and .h5, safetensors, GGUF, ONNX. Pickles are emulated, never run;
-            every imported callable must be on an allow list (deny by default).
+            every imported callable must be on an allow list (deny by default). A file whose name or first bytes
+            claim a model format but that does not parse as it is malformed; "unsupported" is only for files that
+            claim no model format (README, config.json), and --strict fails on those too.
 
             Examples:
               mlsec scan ./models
@@ -25,6 +27,8 @@ struct ScanCommand: AsyncParsableCommand {
     @Option(help: "Output: text, json or sarif.") var format: Format = .text
     @Option(help: "Write the report to this file instead of stdout.") var output: String?
     @Option(help: "Policy file adding allowed or denied callables.") var policy: String?
+    @Flag(help: "Fail (exit 1) on files the scanner cannot judge too (verdict unsupported), not only on unsafe or malformed ones.")
+    var strict = false
 
     func validate() throws {
         if paths.isEmpty { throw ValidationError("give at least one path") }
@@ -45,6 +49,6 @@ struct ScanCommand: AsyncParsableCommand {
         } else {
             print(text)
         }
-        if !report.isClean { throw ExitCode(1) }
+        if !report.isClean || (strict && report.count(.unsupported) > 0) { throw ExitCode(1) }
     }
 }

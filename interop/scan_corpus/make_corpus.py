@@ -140,8 +140,8 @@ def zip_with_traversal():
     return zip_bytes([("../../etc/evil.pkl", pickle.dumps([1, 2], protocol=2))])
 
 
-put("malformed/zip_traversal.zip", zip_with_traversal(), "malformed", ["zip-anomaly"])
-put("malformed/zip_absolute.zip", zip_bytes([("/etc/passwd", b"x")]), "malformed", ["zip-anomaly"])
+put("malformed/zip_traversal.zip", zip_with_traversal(), "unsafe", ["zip-anomaly", "zip-slip"])
+put("malformed/zip_absolute.zip", zip_bytes([("/etc/passwd", b"x")]), "unsafe", ["zip-anomaly", "zip-slip"])
 dup = io.BytesIO()
 with zipfile.ZipFile(dup, "w") as z:
     z.writestr("archive/data.pkl", pickle.dumps({"w": 1}, protocol=2))
@@ -345,6 +345,10 @@ keras_ok = {"module": "keras", "class_name": "Sequential", "config": {"layers": 
 put("benign/dense.keras", zip_bytes([("config.json", json.dumps(keras_ok).encode()),
                                      ("metadata.json", b'{"keras_version": "3.5.0"}'), ("model.weights.h5", b"")]),
     "clean")
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loader_classes  # noqa: E402  (issue 15's classes: damaged containers, zip-slip, claims, pickle streams)
+loader_classes.add(put, global_reduce, zip_bytes, ECHO)
 
 with open(os.path.join(OUT, "expected.json"), "w") as f:
     json.dump(EXPECTED, f, indent=1, sort_keys=True)

@@ -149,14 +149,14 @@ enum Checked {
 }
 
 /// Path checks shared by the zip and tar readers.
-enum ArchivePath {
+package enum ArchivePath {
     /// Components of `name` split at `/` and `\`.
-    static func components(_ name: String) -> [Substring] {
+    package static func components(_ name: String) -> [Substring] {
         name.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "/" || $0 == "\\" })
     }
 
     /// `true` when a component of `name` is `..`.
-    static func hasParentReference(_ name: String) -> Bool {
+    package static func hasParentReference(_ name: String) -> Bool {
         let bytes = name.utf8
         guard bytes.count >= 2, zip(bytes, bytes.dropFirst()).contains(where: { $0 == 0x2e && $1 == 0x2e }) else {
             return false
@@ -165,7 +165,7 @@ enum ArchivePath {
     }
 
     /// `true` for `/x`, `\x`, `C:x` and `\\server\share` style names.
-    static func isAbsolute(_ name: String) -> Bool {
+    package static func isAbsolute(_ name: String) -> Bool {
         let scalars = Array(name.unicodeScalars.prefix(2))
         guard let first = scalars.first else { return false }
         if first == "/" || first == "\\" { return true }
@@ -201,7 +201,7 @@ enum ArchivePath {
     }
 
     /// A name quoted for a message, with control characters escaped and long names shortened.
-    static func quoted(_ name: String) -> String {
+    package static func quoted(_ name: String) -> String {
         var out = ""
         var count = 0
         for scalar in name.unicodeScalars {

@@ -62,6 +62,17 @@ public struct ZipArchive: Sendable {
     /// mismatch, truncated data or corrupt compressed data throw ``MLSecError/Code/malformed`` naming the entry;
     /// encrypted entries and other methods throw ``MLSecError/Code/unsupported``.
     public func read(_ entry: ZipEntry, maxBytes: Int) throws -> [UInt8] {
+        try read(entry, maxBytes: maxBytes, asLoaderReads: false)
+    }
+
+    /// The content of `entry` as PyTorch's loader reads it: like ``read(_:maxBytes:)`` but the CRC-32 is not
+    /// checked and the encryption flag is ignored (the data is decoded as its method says), since a loader that
+    /// does the same runs whatever those bytes hold. For scanners judging what a loader would meet.
+    public func readAsLoader(_ entry: ZipEntry, maxBytes: Int) throws -> [UInt8] {
+        try read(entry, maxBytes: maxBytes, asLoaderReads: true)
+    }
+
+    private func read(_ entry: ZipEntry, maxBytes: Int, asLoaderReads lenient: Bool) throws -> [UInt8] {
         guard maxBytes >= 0 else { throw MLSecError.usage("maxBytes must not be negative") }
         guard entry.uncompressedSize <= maxBytes else {
             throw MLSecError.limitExceeded(
@@ -70,7 +81,7 @@ public struct ZipArchive: Sendable {
         }
         var output: [UInt8] = []
         output.reserveCapacity(min(entry.uncompressedSize, 1 << 26))
-        try decode(entry, chunkSize: 1 << 16) { output.append(contentsOf: $0) }
+        try decode(entry, chunkSize: 1 << 16, lenient: lenient) { output.append(contentsOf: $0) }
         return output
     }
 
@@ -82,7 +93,7 @@ public struct ZipArchive: Sendable {
         _ entry: ZipEntry, chunkSize: Int = 1 << 20, _ body: (UnsafeRawBufferPointer) throws -> Void
     ) throws {
         guard chunkSize > 0 else { throw MLSecError.usage("chunkSize must be positive") }
-        try decode(entry, chunkSize: chunkSize, body)
+        try decode(entry, chunkSize: chunkSize, lenient: false, body)
     }
 
     /// The entry that PyTorch's loader would use for `name` (a full name inside the archive, such as
@@ -145,7 +156,7 @@ public struct ZipArchive: Sendable {
                 continue
             }
             do {
-                try decode(entry, chunkSize: 1 << 20) { _ in }
+                try decode(entry, chunkSize: 1 << 20, lenient: false) { _ in }
             } catch let error as MLSecError where error.message.hasPrefix("CRC-32 mismatch") {
                 results.append(
                     ZipFinding(
@@ -164,7 +175,9 @@ public struct ZipArchive: Sendable {
 
     // MARK: - Decoding
 
-    private func decode(_ entry: ZipEntry, chunkSize: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+    private func decode(
+        _ entry: ZipEntry, chunkSize: Int, lenient: Bool, _ body: (UnsafeRawBufferPointer) throws -> Void
+    ) throws {
         let label = "zip entry \(ArchivePath.quoted(entry.name))"
         guard entry.index >= 0, entry.index < entries.count, entries[entry.index] == entry else {
             throw MLSecError.usage("\(label) does not belong to this archive")
@@ -172,7 +185,7 @@ public struct ZipArchive: Sendable {
         guard entry.hasLocalHeader else {
             throw MLSecError.malformed("\(label) has no valid local header at offset \(entry.localHeaderOffset)")
         }
-        guard !entry.isEncrypted else { throw MLSecError.unsupported("\(label) is encrypted") }
+        guard lenient || !entry.isEncrypted else { throw MLSecError.unsupported("\(label) is encrypted") }
         guard entry.uncompressedSize <= limits.maxEntryUncompressed else {
             throw MLSecError.limitExceeded(
                 "\(label) declares \(entry.uncompressedSize) bytes, over the \(limits.maxEntryUncompressed)-byte "
@@ -219,7 +232,7 @@ public struct ZipArchive: Sendable {
             throw MLSecError.malformed(
                 "\(label) decompressed to \(total) bytes but declares \(entry.uncompressedSize)")
         }
-        guard crc == entry.crc32 else {
+        guard lenient || crc == entry.crc32 else {
             throw MLSecError.malformed(
                 "CRC-32 mismatch in \(label): the central directory says \(hex32(entry.crc32)), the data gives "
                     + "\(hex32(crc))")

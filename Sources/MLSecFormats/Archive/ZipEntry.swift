@@ -172,3 +172,10 @@ enum ZipNameDecoding {
         }
     }
 }
+
+extension ZipEntry {
+    /// Whether `bytes` (the entry's content as read) match the CRC-32 the central directory declares.
+    public func crcMatches(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { CRC32.update(0, $0) } == crc32
+    }
+}

@@ -175,6 +175,7 @@ extension PickleMachine {
     }
 
     mutating func recordPersistentID(_ pid: PickleValue, _ at: Int, _ op: PickleOpcode) {
+        if layout == .legacyTorchFile { noteLegacyStorage(pid) }
         analysis.persistentIDCount += 1
         guard analysis.persistentIDCount <= limits.maxPersistentIDEvents else { return }
         var text: String?

@@ -129,12 +129,52 @@ extension PickleMachine {
         case .plain: 1
         case .legacyTorchStorages: 2 + layoutRecords
         case .legacyTorchTensors: 1 + layoutRecords
+        case .legacyTorchFile: 5
+        }
+    }
+
+    /// A legacy `torch.save` persistent id `('storage', StorageType, key, location, numel[, view])`: remembers the
+    /// key's element size, to step over its raw bytes after the last pickle.
+    mutating func noteLegacyStorage(_ pid: PickleValue) {
+        let view = containers.view
+        guard legacyStorageSizes.count < 1 << 20, let id = view.id(of: pid), view.kind(id) == .tuple else { return }
+        let items = view.sample(id)
+        guard items.count >= 3, strings.text(items[0])?.0 == "storage", case .global(let index) = items[1],
+            Int(index) < callableTable.count, let (key, complete) = strings.text(items[2]), complete,
+            let size = PickleStreamLayout.storageElementSizes[callableTable[Int(index)].qualifiedName]
+        else { return }
+        legacyStorageSizes[key] = size
+    }
+
+    /// After the fifth pickle of a legacy `torch.save` file (the sorted storage keys): per key an 8-byte element
+    /// count and the raw elements.
+    mutating func skipLegacyTorchStorages<S: PickleByteSource>(_ source: inout S) throws(PickleHalt) {
+        let at = source.position
+        guard analysis.pickleCount == 5 else { return }
+        // torch writes the storages in the order of its sorted keys: the keys of the persistent ids (the list
+        // pickle keeps only a sample, which must agree).
+        let keys = legacyStorageSizes.keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        let view = containers.view
+        guard let id = view.id(of: lastResult), view.kind(id) == .list, view.count(id) == keys.count,
+            view.sample(id).enumerated().allSatisfy({ strings.text($0.element)?.0 == keys[$0.offset] })
+        else {
+            throw .malformed("legacy PyTorch file: the pickle ending at \(at) is not the sorted list of the storage keys the data names", offset: at)
+        }
+        for key in keys {
+            guard let elementSize = legacyStorageSizes[key] else { continue }
+            let count = try littleEndian(8, &source, .stop, at)
+            let (bytes, overflow) = Int(truncatingIfNeeded: count).multipliedReportingOverflow(by: elementSize)
+            guard count <= UInt64(Int.max), !overflow else {
+                throw .malformed("legacy PyTorch storage \(key.prefix(40)) at \(at) declares \(count) elements", offset: at)
+            }
+            try skip(try payloadLength(UInt64(bytes), source, .stop, at), &source, .stop, at)
         }
     }
 
     /// Steps over the raw data the stream's layout puts after the pickle that just ended.
     mutating func skipLayoutData<S: PickleByteSource>(_ source: inout S) throws(PickleHalt) {
         guard layout != .plain else { return }
+        if layout == .legacyTorchFile { return try skipLegacyTorchStorages(&source) }
         let at = source.position
         let record = analysis.pickleCount - 1
         if record == 0 {
@@ -152,7 +192,7 @@ extension PickleMachine {
             throw .malformed("legacy PyTorch record \(record) ending at \(at) is not a 3-tuple", offset: at)
         }
         switch layout {
-        case .plain:
+        case .plain, .legacyTorchFile:
             return
         case .legacyTorchStorages:
             guard case .global(let index) = view.sample(id)[2], Int(index) < callableTable.count,

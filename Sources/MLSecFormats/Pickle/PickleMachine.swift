@@ -27,6 +27,8 @@ struct PickleMachine: ~Copyable {
     var lastResult = PickleValue.none
     /// How many records a layout's leading count announced.
     var layoutRecords = 0
+    /// Legacy `torch.save` files: the element size of each storage key the data pickle names.
+    var legacyStorageSizes: [String: Int] = [:]
 
     var stack = PickleBuffer<PickleValue>()
     /// Stack heights at each open `MARK`.

@@ -14,6 +14,19 @@ public enum PickleStreamLayout: Sendable, Equatable {
     /// The `tensors` member of a legacy (tar) PyTorch checkpoint: a count, then per tensor a
     /// `(key, storage_id, tensor_type)` pickle followed by its dimensions, sizes, strides and storage offset.
     case legacyTorchTensors
+    /// A file written by `torch.save(..., _use_new_zipfile_serialization=False)`: five pickles (the magic
+    /// number, the protocol version, the system info, the data with its storages as persistent ids, the sorted
+    /// storage keys), then per key an 8-byte element count and the raw elements.
+    case legacyTorchFile
+
+    /// The first pickle of a legacy `torch.save` file: PROTO 2, the magic number 0x1950a86a20f9469cfc6c as a
+    /// LONG1, STOP (torch/serialization.py `MAGIC_NUMBER`).
+    static let legacyTorchMagic: [UInt8] = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19, 0x2e]
+
+    /// The layout a stream starting with `prefix` declares: a legacy `torch.save` file, or plain pickles.
+    public static func detect(prefix: some Collection<UInt8>) -> PickleStreamLayout {
+        prefix.starts(with: legacyTorchMagic) ? .legacyTorchFile : .plain
+    }
 
     /// Element sizes of the legacy storage classes, by the name the pickle imports.
     static let storageElementSizes: [String: Int] = {

@@ -5,7 +5,7 @@ import MLSecFormats
 
 /// Formats the scanner recognises.
 public enum SniffedFormat: String, Sendable {
-    case pickle, zip, tar, compressed, sevenZip = "7z", numpy, safetensors, gguf, hdf5, onnx, unknown
+    case pickle, zip, tar, compressed, sevenZip = "7z", numpy, safetensors, gguf, hdf5, onnx, msgpack, unknown
 }
 
 /// Content-based format detection.
@@ -27,7 +27,8 @@ public enum FormatSniffer {
         }
         if ArchiveSniffer.is7z(prefix) { return .sevenZip }
         if starts(Array("ustar".utf8), at: 257) { return .tar }
-        if prefix.count >= 2, prefix[0] == 0x80, (2...5).contains(prefix[1]) { return .pickle }
+        // A PROTO opcode claims a pickle whatever its version: an unsupported one is malformed, not unknown.
+        if prefix.count >= 2, prefix[0] == 0x80, prefix[1] <= 0x0f { return .pickle }
         if isSafetensors(prefix, size: size) { return .safetensors }
         if Decompressor.detect(prefix) != nil { return .compressed }
         if containsZipEnd(tail) { return .zip }

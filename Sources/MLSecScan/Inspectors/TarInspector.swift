@@ -13,6 +13,17 @@ struct TarInspector {
             severe: [TarAnomaly.pathTraversal, .absolutePath, .symlink, .hardlink, .specialFile, .duplicateName],
             file: { try TarArchive(path: $0) }, bytes: { try TarArchive(bytes: $0) }, anomalies: \.findings)
         else { return "tar" }
+        for entry in archive.entries {
+            let memberLocation = scanner.join(location, entry.name)
+            if let why = ArchiveSlip.nameEscapes(entry.name) {
+                findings.append(ArchiveSlip.finding(entry.name, why, location: memberLocation))
+            } else if entry.kind == .hardLink, let why = ArchiveSlip.nameEscapes(entry.linkName) {
+                // A hard link names another member from the archive's root.
+                findings.append(ArchiveSlip.finding(entry.name, "is a hard link to a name that \(why)", location: memberLocation))
+            } else if entry.kind == .symbolicLink, let why = ArchiveSlip.linkEscapes(entry: entry.name, target: entry.linkName) {
+                findings.append(ArchiveSlip.finding(entry.name, "is a symbolic link that \(why)", location: memberLocation))
+            }
+        }
         let names = Set(archive.entries.map(\.name))
         let isLegacyPyTorch = names.contains("pickle") && names.contains("storages")
         for entry in archive.entries where entry.hasData {
