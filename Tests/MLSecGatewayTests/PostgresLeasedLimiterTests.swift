@@ -33,7 +33,6 @@ struct PostgresLeasedLimiterTests {
 
     @Test("an oversized request on one replica is refused alone: other tenants are admitted on both replicas; a spent model limit refuses on both and refills")
     func oversizedRequestAcrossReplicas() async throws {
-        let started = ContinuousClock.now
         let clock = ManualClock()
         let replicas = [try await Self.replica(clock), try await Self.replica(clock)]
         // Fresh keys: the server keeps the state of earlier runs (at the same injected times).
@@ -117,6 +116,5 @@ struct PostgresLeasedLimiterTests {
         pattern = ""
         for i in 0..<12 { pattern += await infer((i + 1) % 2, tenants[i % 3], batch: 1) == nil ? "1" : "0" }
         #expect(pattern == "111111111100", "the burst again after its refill time")
-        #expect(ContinuousClock.now - started < .seconds(5))
     }
 }
