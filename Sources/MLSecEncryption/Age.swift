@@ -69,6 +69,23 @@ public enum Age {
         return sink.bytes
     }
 
+    /// Why no identity opened the file, in the words of the person decrypting it: a wrong passphrase says so.
+    static func noMatch(_ stanzas: [AgeStanza], _ identities: [any AgeIdentity]) -> AgeError {
+        let passphraseFile = stanzas.count == 1 && stanzas[0].type == "scrypt"
+        let passphraseGiven = identities.contains { $0 is AgeScryptIdentity }
+        switch (passphraseFile, passphraseGiven) {
+        case (true, true):
+            return AgeError(.noMatch, "the passphrase is wrong: it does not decrypt this passphrase-encrypted file")
+        case (true, false):
+            return AgeError(.noMatch, "this file is encrypted with a passphrase; decrypt it with the passphrase (--passphrase-file)")
+        case (false, true) where identities.allSatisfy({ $0 is AgeScryptIdentity }):
+            return AgeError(.noMatch, "this file is encrypted to age recipients, not with a passphrase; decrypt it with an identity (-i) or a keyring key")
+        default:
+            return AgeError(.noMatch, "no identity matched any of the file's \(stanzas.count) recipient(s); "
+                + "decrypt it with the identity (or keyring key) it was encrypted to")
+        }
+    }
+
     /// Reads (and de-armors) the header, unwraps the file key with the first identity that can, and checks
     /// the header MAC. Returns a reader at the payload nonce.
     static func openHeader(_ source: any AgeSource, identities: [any AgeIdentity]) throws -> (AgeReader, SymmetricKey) {
@@ -91,9 +108,7 @@ public enum Age {
                 break
             }
         }
-        guard let fileKey else {
-            throw AgeError(.noMatch, "no identity matched any of the file's \(header.stanzas.count) recipient(s)")
-        }
+        guard let fileKey else { throw noMatch(header.stanzas, identities) }
         try header.verifyMAC(fileKey: fileKey)
         return (reader, fileKey)
     }

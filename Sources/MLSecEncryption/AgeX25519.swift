@@ -17,11 +17,26 @@ public struct AgeX25519Recipient: AgeRecipient, CustomStringConvertible, Hashabl
     /// Parses `age1...`.
     /// - Throws: `MLSecError` (`invalidKey`) naming the problem.
     public init(_ text: String) throws {
-        let (hrp, data) = try Bech32.decode(text)
-        guard hrp == "age", text == text.lowercased() else {
-            throw MLSecError.invalidKey("\(text.prefix(12))... is not an age X25519 recipient (age1...)")
+        guard !text.uppercased().hasPrefix("AGE-SECRET-KEY-") else {
+            // Never repeated: it is a secret.
+            throw MLSecError.invalidKey(
+                "an age identity (AGE-SECRET-KEY-1..., a secret key) was given where an age recipient (age1...) belongs; "
+                    + "give its public recipient instead (`age-keygen -y IDENTITY_FILE` prints it)")
         }
-        guard data.count == 32 else { throw MLSecError.invalidKey("an age X25519 recipient holds 32 bytes, not \(data.count)") }
+        let shown = text.count > 16 ? "\(text.prefix(12))..." : text
+        func notARecipient(_ why: String) -> MLSecError {
+            MLSecError.invalidKey("\"\(shown)\" is not an age recipient (age1..., as printed by age-keygen or "
+                + "`mlsec keygen --algorithm x25519`): \(why)")
+        }
+        let decoded: (hrp: String, data: [UInt8])
+        do {
+            decoded = try Bech32.decode(text)
+        } catch let error as MLSecError {
+            throw notARecipient(error.message)
+        }
+        let (hrp, data) = decoded
+        guard hrp == "age", text == text.lowercased() else { throw notARecipient("it does not start with age1") }
+        guard data.count == 32 else { throw notARecipient("it holds \(data.count) bytes, not 32") }
         publicKey = data
     }
 

@@ -46,13 +46,11 @@ public final class Keyring {
         let metadata = "\(directory)/keyring.json"
         if !FileStatus.exists(metadata) {
             guard create else {
-                throw MLSecError.io("no keyring at \(directory); create a key first with `mlsec keys create NAME`")
+                throw MLSecError.io(
+                    "no keyring at \(directory) (no keyring.json there); create a key first with `mlsec keys create NAME`, "
+                        + "or point --keyring or $MLSEC_KEYRING at an existing keyring")
             }
-            for dir in [directory, "\(directory)/identities"] where !FileStatus.exists(dir) {
-                guard mkdir(dir, 0o700) == 0 || errno == EEXIST else {
-                    throw MLSecError.io("cannot create \(dir): \(FileStatus.errnoText())")
-                }
-            }
+            try Self.makeDirectories("\(directory)/identities")
             entries = []
             return
         }
@@ -67,6 +65,23 @@ public final class Keyring {
             else { throw MLSecError.malformed("\(metadata): key \(index) is incomplete or invalid") }
             return Entry(id: id, name: name, recipient: recipient, created: created, status: status,
                          retired: key["retired"]?.stringValue)
+        }
+    }
+
+    /// Creates `path` and every missing folder above it with mode 0700 (a fresh machine has no `~/.mlsec`).
+    /// Folders that already exist keep their mode.
+    static func makeDirectories(_ path: String) throws {
+        var missing: [String] = []
+        var current = path
+        while !current.isEmpty, current != "/", current != ".", !FileStatus.exists(current) {
+            missing.append(current)
+            guard let slash = current.lastIndex(of: "/") else { break }
+            current = String(current[..<slash])
+        }
+        for dir in missing.reversed() {
+            guard mkdir(dir, 0o700) == 0 || errno == EEXIST else {
+                throw MLSecError.io("cannot create the keyring folder \(dir): \(FileStatus.errnoText())")
+            }
         }
     }
 

@@ -27,7 +27,8 @@ struct EncryptCommand: AsyncParsableCommand {
               mlsec encrypt -r age1... -o model.safetensors.age model.safetensors
               mlsec encrypt -R recipients.txt -a < weights.bin > weights.age
               mlsec encrypt --passphrase-file pass.txt -o data.age data.csv
-              mlsec encrypt --keyring ~/.mlsec/keyring --key models -o m.age model.safetensors
+              mlsec encrypt --key models -o m.age model.safetensors   # default keyring
+              mlsec encrypt --keyring ./ring --key models -o m.age model.safetensors
             """
     )
 
@@ -93,10 +94,14 @@ struct DecryptCommand: AsyncParsableCommand {
             written once it authenticated; a failure exits 1 and what was written must be discarded.
             Exit codes: 0 decrypted, 1 decryption or authentication failure, 2 usage or I/O error.
 
+            Without -i or --passphrase-file, the keys of the default keyring ($MLSEC_KEYRING or \
+            ~/.mlsec/keyring) are tried, as `mlsec encrypt --key` uses it.
+
             Examples:
               mlsec decrypt -i model.key -o model.safetensors model.safetensors.age
               mlsec decrypt --passphrase-file pass.txt data.age > data.csv
-              mlsec decrypt --keyring ~/.mlsec/keyring -o m.safetensors m.age
+              mlsec decrypt -o m.safetensors m.age          # the default keyring
+              mlsec decrypt --keyring ./ring --key models -o m.safetensors m.age
             """
     )
 
@@ -106,8 +111,11 @@ struct DecryptCommand: AsyncParsableCommand {
     @Option(name: .customLong("passphrase-file"), help: "Decrypt with the passphrase on the first line of this file.")
     var passphraseFile: String?
 
-    @Option(help: "Try every non-retired key of this keyring directory.")
+    @Option(help: "Keyring directory whose non-retired keys are tried (default: $MLSEC_KEYRING or ~/.mlsec/keyring).")
     var keyring: String?
+
+    @Option(help: "Try only the versions of this keyring key.")
+    var key: String?
 
     @Option(name: .customShort("o"), help: "Output file (default: standard output).")
     var output: String?
@@ -118,10 +126,22 @@ struct DecryptCommand: AsyncParsableCommand {
     func run() async throws {
         var identities: [any AgeIdentity] = []
         for file in identity { identities += try AgeKeyFiles.readIdentities(file) as [any AgeIdentity] }
-        if let keyring { identities += try Keyring(directory: keyring).identities() as [any AgeIdentity] }
         if let passphraseFile { identities.append(AgeScryptIdentity(passphrase: try AgeKeyFiles.readPassphrase(passphraseFile))) }
+        // The keyring: the one named, the default one when a key is named, or the default one when no other
+        // identity was given and it exists (as `encrypt --key` uses it).
+        let directory = keyring ?? defaultKeyringDirectory()
+        if keyring != nil || key != nil || (identities.isEmpty && FileStatus.exists("\(directory)/keyring.json")) {
+            let ring = try Keyring(directory: directory)
+            let versions = try ring.identities(for: key)
+            if let key, versions.isEmpty {
+                throw MLSecError.usage("the keyring \(directory) has no key named \(key) that can still decrypt; see `mlsec keys list`")
+            }
+            identities += versions as [any AgeIdentity]
+        }
         guard !identities.isEmpty else {
-            throw MLSecError.usage("give an identity: -i FILE, --passphrase-file FILE or --keyring DIR")
+            throw MLSecError.usage(
+                "give an identity: -i FILE, --passphrase-file FILE or --keyring DIR "
+                    + "(there is no keyring at \(directory) to use by default)")
         }
         try Age.decryptFile(at: input, to: output, identities: identities)
     }
@@ -161,7 +181,13 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the keys and their versions.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the keys and their versions.",
+            discussion: """
+                Examples:
+                  mlsec keys list
+                  mlsec keys list --keyring ./ring --format json
+                """)
         @OptionGroup var options: KeyringOption
         @Option(help: "Output format: text or json.")
         var format: OutputFormat = .text
@@ -179,7 +205,15 @@ struct KeysCommand: AsyncParsableCommand {
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a named key (its first version is active).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a named key (its first version is active).",
+            discussion: """
+                The keyring's folders are created (mode 0700) when they do not exist.
+
+                Examples:
+                  mlsec keys create models
+                  mlsec keys create models --keyring ./ring
+                """)
         @OptionGroup var options: KeyringOption
         @Argument(help: "Key name (letters, digits, '.', '-', '_').")
         var name: String
@@ -197,6 +231,9 @@ struct KeysCommand: AsyncParsableCommand {
                 The previous version keeps decrypting until it is retired. --rewrap re-writes the header of each \
                 age file under the given paths for the new key; the payload is copied as is, so no plaintext is \
                 produced and large files are re-wrapped at disk speed.
+
+                Example:
+                  mlsec keys rotate models --rewrap ./encrypted-models
                 """)
         @OptionGroup var options: KeyringOption
         @Argument(help: "Key name.")
@@ -213,7 +250,11 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Retire: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Retire a previous key version: its secret is destroyed and it decrypts nothing more.")
+            abstract: "Retire a previous key version: its secret is destroyed and it decrypts nothing more.",
+            discussion: """
+                Example:
+                  mlsec keys retire 3f9a0c1d2e4b5a69      # an id from `mlsec keys list`
+                """)
         @OptionGroup var options: KeyringOption
         @Argument(help: "Key id (from `mlsec keys list`).")
         var id: String
