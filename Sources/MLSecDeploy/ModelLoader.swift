@@ -28,7 +28,8 @@ public struct VerifiedModel: Sendable {
 ///    manifest is trusted);
 /// 2. every file of the model directory is read once into memory and hashed while it is read, and the hashes
 ///    must equal the signed manifest's (extra, missing or changed files refuse the model);
-/// 3. encrypted files (`.age`) are decrypted in memory from those same bytes;
+/// 3. encrypted files (`.age`) are decrypted in memory from those same bytes (each model file may be plain or
+///    encrypted, independently; the signature covers the files as they lie on disk, see ``layoutRule``);
 /// 4. the scanner judges the weights bytes;
 /// 5. the engine model is built from the same bytes.
 /// A file swapped or rewritten on disk while this runs cannot reach the engine: the bytes that were hashed are
@@ -46,6 +47,10 @@ public struct ModelLoader: Sendable {
     /// The files a model directory serves, each either plain or age-encrypted (`<file>.age`).
     public static let modelFiles = [ModelStore.specFile, ModelStore.weightsFile]
 
+    /// The rule, in one sentence, for errors and documentation.
+    public static let layoutRule = "each of model.json and weights.safetensors may be plain or age-encrypted (<file>.age), independently; "
+        + "the signature covers the files as they lie on disk, so encrypt first, then sign"
+
     /// Loads `location` (already resolved to one version).
     /// - Throws: `MLSecError`: `verificationFailed` when no trusted key verifies the signature, the files do not
     ///   match it, or the scanner does not call the weights clean; `usage` for an encrypted model without
@@ -57,7 +62,13 @@ public struct ModelLoader: Sendable {
                 "model \(location.name) version \(location.version) was not loaded: its signature was made for model \(signed.name.prefix(100)) "
                     + "version \(signed.version.prefix(64)) (a signed model copied under another name or version)")
         }
-        let contents = try ModelVerifier.readVerified(modelPath: location.path, manifest: manifest, maxBytes: maxModelBytes)
+        try Self.checkLayout(signed: manifest.filePaths, location: location)
+        let contents: VerifiedContents
+        do {
+            contents = try ModelVerifier.readVerified(modelPath: location.path, manifest: manifest, maxBytes: maxModelBytes)
+        } catch let error as MLSecError where error.code == .verificationFailed {
+            throw MLSecError.verificationFailed("model \(location.name) was not loaded: \(error.message)")
+        }
         var plain: [String: [UInt8]] = [:]
         var encrypted: [String] = []
         for file in Self.modelFiles {
@@ -112,6 +123,35 @@ public struct ModelLoader: Sendable {
             "model \(location.name) was not loaded: its signature does not verify with a trusted key (\(failures.joined(separator: "; ")))")
     }
 
+    /// Checks, before any model file is read, that the signed manifest names each model file exactly once, plain
+    /// or encrypted, that the directory holds it in the form that was signed, and that an encrypted model has
+    /// identities to decrypt it with. A model encrypted after it was signed is the usual mistake: it is named.
+    static func checkLayout(signed: Set<String>, location: ModelLocation) throws {
+        let model = "model \(location.name) was not loaded"
+        for file in modelFiles {
+            let sealed = "\(file).age"
+            let onDisk = (plain: FileStatus.exists("\(location.path)/\(file)"), sealed: FileStatus.exists("\(location.path)/\(sealed)"))
+            switch (signed.contains(file), signed.contains(sealed)) {
+            case (true, true):
+                throw MLSecError.malformed("\(model): its signature covers both \(file) and \(sealed); keep one of them and sign again (\(layoutRule))")
+            case (false, false):
+                throw MLSecError.malformed("\(model): its signature covers neither \(file) nor \(sealed) (\(layoutRule))")
+            case (true, false) where !onDisk.plain && onDisk.sealed:
+                throw MLSecError.verificationFailed(
+                    "\(model): \(sealed) was encrypted after the model was signed: the signature covers \(file) in the clear; "
+                        + "sign the directory again now that it is encrypted (\(layoutRule))")
+            case (false, true) where !onDisk.sealed && onDisk.plain:
+                throw MLSecError.verificationFailed(
+                    "\(model): the signature covers the encrypted \(sealed) but the directory holds \(file) in the clear "
+                        + "(\(layoutRule))")
+            case (false, true) where location.identities.isEmpty:
+                throw MLSecError.usage("model \(location.name): \(sealed) is encrypted; configure an identity to decrypt it")
+            default:
+                break
+            }
+        }
+    }
+
     /// The plaintext of `file` from the verified contents: the file itself, or its `.age` form decrypted in memory.
     func plaintext(of file: String, in contents: VerifiedContents, location: ModelLocation) throws -> (bytes: [UInt8], encrypted: Bool) {
         switch (contents[file], contents["\(file).age"]) {
@@ -122,7 +162,12 @@ public struct ModelLoader: Sendable {
             guard !identities.isEmpty else {
                 throw MLSecError.usage("model \(location.name): \(file).age is encrypted; configure an identity to decrypt it")
             }
-            return (try Age.decrypt(bytes: sealed, identities: identities, maxBytes: maxModelBytes), true)
+            do {
+                return (try Age.decrypt(bytes: sealed, identities: identities, maxBytes: maxModelBytes), true)
+            } catch let error as AgeError {
+                throw MLSecError(error.asMLSecError.code,
+                                 "model \(location.name) was not loaded: \(file).age does not decrypt with the configured identities: \(error.message)")
+            }
         case (_?, _?):
             throw MLSecError.malformed("model \(location.name) holds both \(file) and \(file).age; keep only one of them")
         case (nil, nil):

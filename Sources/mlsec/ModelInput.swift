@@ -41,7 +41,14 @@ struct ModelInput: ParsableArguments {
     }
 
     func load() async throws -> Model {
-        guard let signature else { return try ModelStore.load(directory: model) }
+        guard let signature else {
+            for file in ModelLoader.modelFiles where !FileStatus.exists("\(model)/\(file)") && FileStatus.exists("\(model)/\(file).age") {
+                throw MLSecError.usage(
+                    "\(model)/\(file).age is encrypted: an encrypted model loads only verified, with --signature, --public-key "
+                        + "and --identity (\(ModelLoader.layoutRule))")
+            }
+            return try ModelStore.load(directory: model)
+        }
         let location = ModelLocation(name: FilePath.lastComponent(of: model), version: "", path: model, signature: signature,
                                      publicKeys: publicKeys, identities: identity, certificateChain: certificateChain,
                                      certificateIdentities: try certificateIdentity.map(CertificateIdentity.init(parsing:)))

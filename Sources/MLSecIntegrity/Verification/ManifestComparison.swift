@@ -1,7 +1,7 @@
 // ManifestComparison: which files were modified, added, removed or renamed between two manifests.
 
 /// The differences between a signed manifest and the model on disk, by file.
-public struct ManifestComparison: Sendable, Equatable {
+public struct ManifestComparison: Sendable, Equatable, CustomStringConvertible {
     public struct Rename: Sendable, Equatable {
         public var from: String
         public var to: String
@@ -73,6 +73,10 @@ public struct ManifestComparison: Sendable, Equatable {
         guard a.count == b.count else { return false }
         return contentKey(a) == contentKey(b)
     }
+
+    /// The changes as one sentence (``summary``), so that a comparison written into a message or log reads as
+    /// "weights.safetensors was modified", never as a dump of the structure.
+    public var description: String { summary }
 
     /// One line per change, for people.
     public var lines: [String] {

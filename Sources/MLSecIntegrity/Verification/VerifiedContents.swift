@@ -52,7 +52,7 @@ extension ModelVerifier {
         if case .shards = serialization.method { actual.emptyFiles = emptyFiles }
         let changes = ManifestComparison(expected: plan.expected, actual: actual)
         guard changes.isEmpty else {
-            throw MLSecError.verificationFailed("the model does not match its signature: \(changes.summary)")
+            throw MLSecError.verificationFailed("signature check failed: \(changes.summary)")
         }
         return VerifiedContents(manifest: manifest, files: files, warnings: plan.warnings)
     }
