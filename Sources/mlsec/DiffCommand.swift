@@ -9,8 +9,12 @@ struct DiffCommand: AsyncParsableCommand {
         commandName: "diff",
         abstract: "List the files changed since a model was signed (exit 0 none, 1 some). Does not check the signature.",
         discussion: """
-            Example:
+            Compares the files with the manifest inside the signature file without checking who signed it: \
+            it reports changes, not a verdict. Use `mlsec verify` to check the signature.
+
+            Examples:
               mlsec diff ./my-model --signature my-model.sig
+              mlsec diff ./my-model --signature my-model.sig --format json
             """
     )
 
@@ -31,6 +35,6 @@ struct DiffCommand: AsyncParsableCommand {
         let report = try Terminal.withProgress("hashing") { progress in
             try ModelVerifier.diff(modelPath: modelPath, bundle: bundle, options: options, progress: progress)
         }
-        try ReportPrinter.print(report, modelPath: modelPath, format: format, verb: "No changes")
+        try ReportPrinter.print(report, modelPath: modelPath, format: format, kind: .diff)
     }
 }

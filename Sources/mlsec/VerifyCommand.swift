@@ -11,21 +11,22 @@ struct VerifyCommand: AsyncParsableCommand {
         commandName: "verify",
         abstract: "Verify a model against its signature (exit 0 verified, 1 failed, 2 error).",
         discussion: """
-            Method, hash and shard size are read from the signature, so files, shards, SHA-256, BLAKE2b and BLAKE3
-            signatures all verify without extra options. On failure every modified, added, removed or renamed
-            file is named.
+            Method, hash and shard size are read from the signature, so files, shards, SHA-256, BLAKE2b and \
+            BLAKE3 signatures all verify without extra options. On failure every modified, added, removed or \
+            renamed file is named.
 
-            Certificate mode: --certificate-identity names the expected signer (repeatable: any of them):
-            email:ADDRESS (SAN email), uri:URI (SAN URI), subject:NAME (the subject in RFC 4514 form, or a common
-            name), or a bare value (SAN email or URI), each matched exactly; the signing certificate must then
-            also carry the codeSigning extended key usage. Without it any certificate the CA issued is accepted
-            (a TLS server certificate included) and a warning says so.
+            Certificate mode: --certificate-identity names the expected signer (repeatable: any of them): \
+            email:ADDRESS (SAN email), uri:URI (SAN URI), subject:NAME (the subject in RFC 4514 form, or a \
+            common name), or a bare value (SAN email or URI), each matched exactly; the signing certificate \
+            must then also carry the codeSigning extended key usage. Without it any certificate the CA issued \
+            is accepted (a TLS server certificate included) and a warning says so.
 
             Examples:
               mlsec verify ./my-model --signature my-model.sig --public-key signing.pub
-              mlsec verify ./my-model --signature my-model.sig --certificate-chain ca.pem \
+              mlsec verify ./my-model --signature my-model.sig --certificate-chain ca.pem \\
                   --certificate-identity email:publisher@example.com
-              mlsec verify ./my-model --signature my-model.sig --public-key signing.pub --only model.safetensors
+              mlsec verify ./my-model --signature my-model.sig --public-key signing.pub \\
+                  --only model.safetensors
             """
     )
 
@@ -102,20 +103,25 @@ struct VerifyCommand: AsyncParsableCommand {
         if case .certificates(let chain) = trust, chain.identities.isEmpty {
             report.warnings.insert(CertificateChainTrust.noIdentityWarning, at: 0)
         }
-        try ReportPrinter.print(report, modelPath: modelPath, format: format, verb: "Verified")
+        try ReportPrinter.print(report, modelPath: modelPath, format: format, kind: .verify)
     }
 }
 
-/// Prints verification and diff reports and turns a failed verdict into exit code 1.
+/// Prints verification and diff reports and turns a failed verdict (or, for diff, a change) into exit code 1.
 enum ReportPrinter {
-    static func print(_ report: VerificationReport, modelPath: String, format: OutputFormat, verb: String) throws {
+    /// What produced the report: `verify` judges an authenticated signature; `diff` only lists changes against
+    /// an unauthenticated one, so it reports changes, never a verification verdict.
+    enum Kind { case verify, diff }
+
+    static func print(_ report: VerificationReport, modelPath: String, format: OutputFormat, kind: Kind) throws {
         for warning in report.warnings { Terminal.warning(warning) }
         let root = "sha256:" + Hex.encode(report.manifest.rootDigest)
         let changes = report.changes
         switch format {
         case .json:
+            let verdict: (String, JSONValue) = kind == .verify ? ("verified", .bool(report.isVerified)) : ("changed", .bool(!changes.isEmpty))
             printJSON(.object([
-                ("verified", .bool(report.isVerified)),
+                verdict,
                 ("model", .string(modelPath)),
                 ("root_digest", .string(root)),
                 ("files_checked", .int(report.filesChecked)),
@@ -126,12 +132,17 @@ enum ReportPrinter {
                 ("warnings", .strings(report.warnings)),
             ]))
         case .text:
-            if report.isVerified {
-                Swift.print("\(verb): \(modelPath) (\(report.filesChecked) file(s), root digest \(root))")
-            } else {
+            switch (kind, report.isVerified) {
+            case (.verify, true):
+                Swift.print("Verified: \(modelPath) (\(report.filesChecked) file(s), root digest \(root))")
+            case (.verify, false):
                 Swift.print("Verification failed for \(modelPath): \(changes.lines.count) change(s)")
-                for line in changes.lines { Swift.print("  \(line)") }
+            case (.diff, true):
+                Swift.print("No changes: \(modelPath) matches the signed manifest (\(report.filesChecked) file(s), root digest \(root))")
+            case (.diff, false):
+                Swift.print("\(changes.lines.count) change(s) in \(modelPath) since it was signed:")
             }
+            for line in changes.lines { Swift.print("  \(line)") }
         }
         if !report.isVerified { throw ExitCode(1) }
     }
