@@ -361,7 +361,7 @@ def test_tls_config_serves_tls13_and_plaintext_is_refused_off_loopback(gateway, 
     import ssl
     demo = gateway["state"]
     self_signed(tmp_path)
-    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--name", "ops", "--role", "admin",
+    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--init", "--name", "ops", "--role", "admin",
                            "--models", "*", check=0).stdout)["key"]
     config = {
         "listen": {"host": "127.0.0.1", "port": 0},
@@ -533,7 +533,7 @@ def test_encrypted_model_is_decrypted_in_memory_only(gateway, tmp_path):
     for name in ["model.json", "weights.safetensors"]:
         mlsec("encrypt", "-r", recipient, "-o", model / f"{name}.age", demo / "models/digits/1" / name, check=0)
     mlsec("sign", model, "--private-key", demo / "publisher.pem", "--signature", tmp_path / "enc.sig", check=0)
-    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--name", "ops", "--role", "admin",
+    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--init", "--name", "ops", "--role", "admin",
                            "--models", "*", check=0).stdout)["key"]
     config = {
         "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": "state",
@@ -573,7 +573,7 @@ def test_certificate_signed_model_needs_the_expected_signer(gateway, tmp_path):
         sigs[name] = tmp_path / f"{name}.sig"
         mlsec("sign", demo / "models/digits/1", "--private-key", leaf[1], "--signing-certificate", leaf[0],
               "--certificate-chain", pki / "ca-cert.pem", "--signature", sigs[name], check=0)
-    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--name", "ops", "--role", "admin",
+    key = json.loads(mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--init", "--name", "ops", "--role", "admin",
                            "--models", "*", check=0).stdout)["key"]
     model = {"name": "digits", "path": str(demo / "models/digits/1"), "signature": str(sigs["publisher"]),
              "certificate_chain": ["pki/ca-cert.pem"], "certificate_identity": "email:publisher@example.com",

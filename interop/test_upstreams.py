@@ -70,7 +70,7 @@ def front_config(tmp_path, urls_and_tokens, policy):
                                                     for u, t in urls_and_tokens],
                     "upstream_policy": policy, "softmax_output": True, "input_range": [0, 1]}],
     }))
-    created = mlsec("apikey", "create", "--state-dir", state, "--name", "t", "--role", "admin", "--models", "*",
+    created = mlsec("apikey", "create", "--state-dir", state, "--init", "--name", "t", "--role", "admin", "--models", "*",
                     "--requests-per-second", "100000", "--burst", "100000", check=0)
     return config, json.loads(created.stdout)["key"]
 

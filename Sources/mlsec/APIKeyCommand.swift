@@ -12,12 +12,16 @@ struct APIKeyCommand: AsyncParsableCommand {
         commandName: "apikey",
         abstract: "Manage the gateway's API keys directly in its store (e.g. the first admin key).",
         discussion: """
+            Keys go where the gateway keeps them: give its configuration (--config, PostgreSQL too) or its state \
+            directory (--state-dir, which must already hold the gateway's key database; --init creates one for \
+            a gateway not started yet). Running gateways see keys created or revoked here within about a second.
+
             Examples:
-              mlsec apikey create --state-dir /var/lib/mlsec --name ops --role admin --models '*'
-              mlsec apikey create --config gateway.json --name ops --role admin --models '*'   # where it keeps keys (PostgreSQL too)
+              mlsec apikey create --config gw.json --name ops --role admin --models '*'
+              mlsec apikey create --state-dir /var/lib/mlsec --name ci --role inference \\
+                  --models digits --expires-at 2027-01-01T00:00:00Z
               mlsec apikey list --state-dir /var/lib/mlsec
               mlsec apikey revoke --state-dir /var/lib/mlsec 3f9a0c1d2e4b
-            Running gateways see keys created or revoked here within about a second.
             """,
         subcommands: [Create.self, List.self, Revoke.self])
 
@@ -31,24 +35,46 @@ struct APIKeyCommand: AsyncParsableCommand {
             guard (stateDir == nil) != (config == nil) else { throw ValidationError("give exactly one of --state-dir DIR and --config FILE") }
         }
 
-        /// The key store, and the roles a key may have there.
-        func open() async throws -> (APIKeyStore, Set<String>) {
+        /// The key store, and the roles a key may have there. A `--state-dir` must hold the gateway's key
+        /// database unless `create` is set: a mistyped folder must not receive a key no gateway will see.
+        func open(create: Bool = false) async throws -> (APIKeyStore, Set<String>) {
             if let config {
                 let configuration = try GatewayConfiguration(path: config)
                 let database = configuration.databaseURL.map { DatabaseSettings(url: $0, passwordFile: configuration.databasePasswordFile) }
                 let store = try await StateStores.keyStore(stateDirectory: configuration.stateDirectory, database: database)
                 return (store, Set(configuration.roles.keys))
             }
-            return (try await StateStores.keyStore(stateDirectory: stateDir ?? "", database: nil), Set(Role.builtIn.keys))
+            let directory = stateDir ?? ""
+            guard create || FileStatus.exists("\(directory)/gateway.db") else {
+                throw MLSecError.usage(
+                    "\(directory) holds no gateway state (no gateway.db): check the path, give the gateway's --config FILE, "
+                        + "or pass --init to create the key database for a gateway that has not started yet")
+            }
+            return (try await StateStores.keyStore(stateDirectory: directory, database: nil), Set(Role.builtIn.keys))
         }
     }
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a key; prints it once.")
+        static let configuration = CommandConfiguration(
+            abstract: "Create a key; prints it once.",
+            discussion: """
+                Prints {"id": ..., "key": ...}; the key is shown only this once (only its hash is stored).
+
+                Examples:
+                  mlsec apikey create --config gw.json --name ops --role admin --models '*'
+                  mlsec apikey create --state-dir st --init --name ops --role admin \\
+                      --models '*'
+                  mlsec apikey create --config gw.json --name ci --role inference \\
+                      --models digits --expires-at 2027-01-01T00:00:00Z
+                """)
         @OptionGroup var state: StateOption
         @Option(help: "A name for the key's holder.") var name: String
         @Option(help: "admin, publisher, inference, auditor or a custom role.") var role: String
         @Option(parsing: .upToNextOption, help: "Model name patterns the key may use (required; * matches any run of characters).") var models: [String] = []
+        @Flag(help: "With --state-dir: create the key database when the folder holds none (a gateway not started yet).")
+        var `init` = false
+        @Option(name: .customLong("expires-at"), help: "When the key stops working: an RFC 3339 time, e.g. 2027-01-01T00:00:00Z.")
+        var expiresAt: String?
         @Option(name: .customLong("requests-per-second"), help: "Rate limit.") var requestsPerSecond: Double?
         @Option(help: "Rate limit burst.") var burst: Int?
         @Option(name: .customLong("daily-requests"), help: "Quota: inference requests per UTC day.") var dailyRequests: Int?
@@ -62,7 +88,16 @@ struct APIKeyCommand: AsyncParsableCommand {
                 throw MLSecError.usage("--requests-per-second must be 0.001...1000000")
             }
             if let burst, !(1...1_000_000).contains(burst) { throw MLSecError.usage("--burst must be 1...1000000") }
-            let (store, roles) = try await state.open()
+            var expiry: Date?
+            if let expiresAt {
+                guard let date = RFC3339.parse(expiresAt) else {
+                    throw MLSecError.usage("--expires-at \(expiresAt.prefix(40)) is not an RFC 3339 time such as 2027-01-01T00:00:00Z")
+                }
+                guard date > Date() else { throw MLSecError.usage("--expires-at \(expiresAt.prefix(40)) is in the past; give a future time") }
+                expiry = date
+            }
+            if `init`, state.config != nil { throw MLSecError.usage("--init is for --state-dir; with --config the key database is created as needed") }
+            let (store, roles) = try await state.open(create: `init`)
             guard roles.contains(role) else {
                 throw MLSecError.usage("--role must be one of \(roles.sorted().joined(separator: ", "))\(state.config == nil ? " (custom roles need --config)" : "")")
             }
@@ -75,13 +110,20 @@ struct APIKeyCommand: AsyncParsableCommand {
             let quota = QuotaLimits(dailyRequests: dailyRequests, dailyElements: dailyElements, monthlyRequests: monthlyRequests,
                                     monthlyElements: monthlyElements)
             let (record, key) = try await store.create(
-                name: name, role: role, models: models, rateLimit: limit, quota: quota.isEmpty ? nil : quota, maxConcurrent: maxConcurrent)
-            printJSON(.object([("id", .string(record.id)), ("key", .string(key))]))
+                name: name, role: role, models: models, expiresAt: expiry, rateLimit: limit, quota: quota.isEmpty ? nil : quota, maxConcurrent: maxConcurrent)
+            printJSON(.object([("id", .string(record.id)), ("key", .string(key))]
+                + (record.expiresAt.map { [("expires_at", .string(RFC3339.format($0)))] } ?? [])))
         }
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List keys (no secrets).")
+        static let configuration = CommandConfiguration(
+            abstract: "List keys (no secrets).",
+            discussion: """
+                Examples:
+                  mlsec apikey list --state-dir /var/lib/mlsec
+                  mlsec apikey list --config gw.json
+                """)
         @OptionGroup var state: StateOption
         func run() async throws {
             printJSON(.object([("keys", .array(try await state.open().0.list().map(\.json)))]))
@@ -89,11 +131,25 @@ struct APIKeyCommand: AsyncParsableCommand {
     }
 
     struct Revoke: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Revoke a key.")
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a key: running gateways refuse it within about a second.",
+            discussion: """
+                Prints the revoked key's record and says on standard error which key it was.
+
+                Examples:
+                  mlsec apikey revoke --state-dir /var/lib/mlsec 3f9a0c1d2e4b
+                  mlsec apikey revoke --config gw.json 3f9a0c1d2e4b
+                """)
         @OptionGroup var state: StateOption
-        @Argument(help: "The key id.") var id: String
+        @Argument(help: "The key id (from `mlsec apikey list`).") var id: String
         func run() async throws {
-            guard let record = try await state.open().0.revoke(id: id) else { throw MLSecError.usage("no key \(id)") }
+            let store = try await state.open().0
+            let before = store.record(id: id)
+            guard let record = try await store.revoke(id: id) else {
+                throw MLSecError.usage("no key with id \(id.prefix(64)); `mlsec apikey list` shows the ids")
+            }
+            let what = "key \(record.id) (name \"\(record.name)\", role \(record.role), models \(record.models.joined(separator: " ")))"
+            Terminal.note(before?.revoked == true ? "\(what) was already revoked" : "revoked \(what)")
             printJSON(.object([("revoked", record.json)]))
         }
     }
