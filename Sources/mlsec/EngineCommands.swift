@@ -20,6 +20,14 @@ func loadDataset(_ name: String, labelColumn: String?) throws -> Dataset {
     return try Dataset.csv(path: name, labelColumn: labelColumn)
 }
 
+/// Refuses to write a model into `directory` when it already holds one (plain or encrypted files), unless `force`.
+func refuseExistingModel(at directory: String, force: Bool) throws {
+    guard !force else { return }
+    for file in [ModelStore.specFile, ModelStore.weightsFile].flatMap({ [$0, "\($0).age"] }) where FileStatus.exists("\(directory)/\(file)") {
+        throw MLSecError(.alreadyExists, "\(directory) already holds a model (\(file)); pass --force to overwrite it, or choose another --out")
+    }
+}
+
 /// Shortest round-tripping text of a finite float, valid in JSON and CSV.
 func formatFloat(_ v: Float) throws -> String {
     guard v.isFinite else { throw MLSecError(.verificationFailed, "the model produced a NaN or infinite output") }
@@ -34,7 +42,8 @@ struct PredictCommand: AsyncParsableCommand {
             Examples:
               mlsec predict --model ./digits-mlp --data digits-test --label-column label
               mlsec predict --model ./digits-mlp --data inputs.csv --format csv
-              mlsec predict --model ./digits-mlp --signature digits.sig --public-key publisher.pub --data inputs.csv
+              mlsec predict --model ./digits-mlp --signature digits.sig \\
+                  --public-key publisher.pub --data inputs.csv
             """)
 
     @OptionGroup var input: ModelInput
@@ -93,13 +102,15 @@ struct TrainCommand: AsyncParsableCommand {
         abstract: "Train a model with softmax cross-entropy and write a model directory.",
         discussion: """
             Examples:
-              mlsec train --data digits-train --label-column label --architecture mlp:64-128-10 --epochs 100 --out ./digits-mlp
-              mlsec train --data more.csv --label-column label --init ./digits-mlp --epochs 5 --out ./digits-mlp-tuned
+              mlsec train --data digits-train --label-column label \\
+                  --architecture mlp:64-128-10 --epochs 100 --out ./digits-mlp
+              mlsec train --data more.csv --label-column label --init ./digits-mlp \\
+                  --epochs 5 --out ./digits-mlp-tuned
             """)
 
     @Option(help: "CSV file or digits / digits-train / digits-test.") var data: String
     @Option(name: .customLong("label-column"), help: "The label column.") var labelColumn: String
-    @Option(help: "mlp:IN-H...-OUT, logreg:IN-OUT, or a model.json file.") var architecture: String?
+    @Option(help: "mlp:IN-H-...-OUT (e.g. mlp:64-128-10), logreg:IN-OUT, or a model.json file.") var architecture: String?
     @Option(help: "Continue training an existing model directory (fine-tuning).") var `init`: String?
     @Option(help: "Passes over the data.") var epochs: Int
     @Option(name: .customLong("batch-size"), help: "Examples per step.") var batchSize: Int = 32
@@ -107,6 +118,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(name: .customLong("learning-rate"), help: "Step size (default 0.001 for adam, 0.1 for sgd).") var learningRate: Float?
     @Option(help: "Seed for initialisation and shuffling.") var seed: UInt64 = 0
     @Option(help: "Output model directory.") var out: String
+    @Flag(help: "Overwrite a model already in --out.") var force = false
 
     func validate() throws {
         if architecture == nil, `init` == nil { throw ValidationError("give --architecture or --init") }
@@ -115,12 +127,15 @@ struct TrainCommand: AsyncParsableCommand {
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive") }
     }
 
+    /// A named form (`mlp:...`, `logreg:...`) or a model.json file; anything else says which forms there are.
     func architectureSpec(_ text: String) throws -> ModelSpec {
-        if text.hasPrefix("mlp:") || text.hasPrefix("logreg:") { return try Architecture.spec(from: text) }
+        guard FileStatus.exists(text), !text.hasPrefix("mlp:"), !text.hasPrefix("logreg:") else { return try Architecture.spec(from: text) }
         return try ModelSpec(json: try ReadOnlyFile.readAll(text, maxBytes: 1 << 20, what: "model.json"), context: text)
     }
 
     func run() async throws {
+        try refuseExistingModel(at: out, force: force)
+        if let architecture { _ = try architectureSpec(architecture) }  // a bad --architecture fails before the data is read
         let dataset = try loadDataset(data, labelColumn: labelColumn)
         var model: Model
         if let initDirectory = `init` {
@@ -159,18 +174,22 @@ struct TrainCommand: AsyncParsableCommand {
 
 struct ModelCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "model", abstract: "Operations on model directories.", subcommands: [Prune.self])
+        commandName: "model", abstract: "Operations on model directories.",
+        discussion: "Example:\n  mlsec model prune --model ./digits-mlp --fraction 0.5 --out ./pruned",
+        subcommands: [Prune.self])
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Zero the smallest-magnitude fraction of the weights (biases kept).",
-            discussion: "Example:\n  mlsec model prune --model ./digits-mlp --fraction 0.5 --out ./digits-mlp-pruned")
+            discussion: "Example:\n  mlsec model prune --model ./digits-mlp --fraction 0.5 --out ./pruned")
 
         @OptionGroup var input: ModelInput
         @Option(help: "Fraction of weights to zero, 0...1.") var fraction: Double
         @Option(help: "Output model directory.") var out: String
+        @Flag(help: "Overwrite a model already in --out.") var force = false
 
         func run() async throws {
+            try refuseExistingModel(at: out, force: force)
             var m = try await input.load()
             let zeroed = try m.prune(fraction: fraction)
             try ModelStore.save(m, to: out)

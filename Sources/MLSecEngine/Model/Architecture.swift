@@ -6,14 +6,22 @@ import MLSecCore
 /// Model architectures that `mlsec train` can create.
 public enum Architecture {
     /// Parses `mlp:IN-H1-...-OUT` (dense layers with ReLU between) or `logreg:IN-OUT` (one dense layer).
+    /// The architecture forms, for messages and help.
+    public static let forms = "the forms are mlp:IN-H-...-OUT (e.g. mlp:64-128-10), logreg:IN-OUT (e.g. logreg:64-10) "
+        + "or the path of a model.json file"
+
     public static func spec(from text: String, name: String? = nil) throws -> ModelSpec {
-        let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, ["mlp", "logreg"].contains(parts[0]) else {
-            throw MLSecError.usage("architecture \"\(text)\" is not mlp:IN-H-...-OUT, logreg:IN-OUT or a model.json path")
+        let parts = text.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+        let shown = text.prefix(64)
+        guard parts.count == 2 else {
+            throw MLSecError.usage("architecture \"\(shown)\" is neither a known form nor an existing model.json file; \(forms)")
         }
-        let sizes = parts[1].split(separator: "-").map { Int($0) }
+        guard ["mlp", "logreg"].contains(parts[0]) else {
+            throw MLSecError.usage("architecture \"\(shown)\": the form \"\(parts[0].prefix(32))\" is not known; \(forms)")
+        }
+        let sizes = parts[1].split(separator: "-", omittingEmptySubsequences: false).map { Int($0) }
         guard sizes.count >= 2, sizes.allSatisfy({ ($0 ?? 0) >= 1 && ($0 ?? 0) <= 1 << 16 }) else {
-            throw MLSecError.usage("architecture \"\(text)\": sizes must be integers between 1 and 65536")
+            throw MLSecError.usage("architecture \"\(shown)\": sizes must be integers between 1 and 65536, at least two; \(forms)")
         }
         let dims = sizes.compactMap { $0 }
         if parts[0] == "logreg", dims.count != 2 {
