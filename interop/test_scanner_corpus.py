@@ -70,8 +70,11 @@ def test_policy_file_extends_the_allow_list(corpus, tmp_path):
     policy = tmp_path / "policy.json"
     policy.write_text(json.dumps({"allow": ["mymodule.hidden.*"]}))
     assert mlsec("scan", target, "--policy", policy).returncode == 0
-    # The dangerous list cannot be allowed away.
+    # The dangerous list cannot be allowed away: a policy that tries is refused (exit 2), not silently ignored.
     policy.write_text(json.dumps({"allow": ["os.*"]}))
+    proc = mlsec("scan", out / "malicious" / "os_system_p4.pkl", "--policy", policy)
+    assert proc.returncode == 2 and "always-dangerous" in proc.stderr
+    policy.write_text(json.dumps({"allow": ["mymodule.hidden.*"], "deny": []}))
     assert mlsec("scan", out / "malicious" / "os_system_p4.pkl", "--policy", policy).returncode == 1
 
 

@@ -44,8 +44,24 @@ public struct ScanPolicy: Sendable {
         return .denied(dangerous: dangerous != nil, reason: dangerous)
     }
 
+    /// Why an allow entry names only always-dangerous callables, or `nil` when it does not: an exact callable
+    /// on the list (`os.system`, `builtins.eval`), or a pattern inside a dangerous module or callable (`os.*`,
+    /// `builtins.getattr.*`). A broad pattern that merely contains some dangerous callables (`torch.*`) is
+    /// accepted: the list still wins for those.
+    static func alwaysDangerous(_ stem: String, isPrefix: Bool) -> String? {
+        let dotted = isPrefix ? String(stem.dropLast()) : stem
+        if isPrefix {
+            // Every name under module `dotted`: dangerous when the module (or a callable it lies inside) is.
+            return DangerousCallables.reason(module: dotted, name: "*")
+        }
+        guard let dot = dotted.lastIndex(of: ".") else { return nil }
+        return DangerousCallables.reason(module: String(dotted[..<dot]), name: String(dotted[dotted.index(after: dot)...]))
+    }
+
     /// Reads a policy file: `{"allow": ["pkg.mod.Class", "pkg.models.*"], "deny": [...]}`, added to the
     /// built-in profiles.
+    /// - Throws: `MLSecError.malformed` for a malformed file, or an allow entry that names only callables on the
+    ///   always-dangerous list (refused rather than silently ignored).
     public static func load(path: String) throws -> ScanPolicy {
         let json = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 1024, maxContainerCount: 100_000))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 4 << 20, what: "policy file"), context: path)
@@ -61,6 +77,11 @@ public struct ScanPolicy: Sendable {
                 }
                 let isPrefix = text.hasSuffix(".*")
                 let stem = isPrefix ? String(text.dropLast(1)) : text
+                if key == "allow", let reason = Self.alwaysDangerous(stem, isPrefix: isPrefix) {
+                    throw MLSecError.malformed(
+                        "\(path): \"allow\" names \(text.prefix(128)), which is on the always-dangerous list (\(reason)) and can never "
+                            + "be allowed; remove it from the policy file (a pickle that imports it is always unsafe)")
+                }
                 switch (key, isPrefix) {
                 case ("allow", false): policy.allowed.insert(stem)
                 case ("allow", true): policy.allowedPrefixes.append(stem)
