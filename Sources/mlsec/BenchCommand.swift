@@ -10,21 +10,51 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks: the native engine (Benchmarks/engine/bench.py compares it with NumPy and PyTorch) and the audit log.",
+        discussion: """
+            Examples:
+              mlsec bench gemm --sizes 256,512
+              mlsec bench train --epochs 5
+              mlsec bench audit --entries 20000 --proof-size 100000 --directory /tmp
+            """,
         subcommands: [Gemm.self, Train.self, ExportDigits.self, Audit.self])
 
     struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Audit log: durable appends per second (vs plain SQLite) and proof time at a large size.")
+            abstract: "Audit log: durable appends per second (vs plain SQLite) and proof time at a large size.",
+            discussion: """
+                The defaults are a full run: 200000 timed appends, then the log is grown to 10 million entries \
+                (about two minutes and a few GB of disk) in temporary databases in the current folder, removed \
+                afterwards. A warning says so; give --entries, --proof-size and --directory for a shorter run \
+                elsewhere.
 
-        @Option(help: "Entries appended in the throughput test.") var entries: Int = 200_000
+                Examples:
+                  mlsec bench audit --entries 20000 --proof-size 100000 --directory /tmp
+                  mlsec bench audit --directory /var/tmp        # the full run
+                """)
+
+        static let defaultEntries = 200_000
+        static let defaultProofSize: UInt64 = 10_000_000
+
+        @Option(help: "Entries appended in the throughput test (default 200000).") var entries: Int?
         @Option(help: "Entries per durable batch (transaction).") var batch: Int = 1000
-        @Option(name: .customLong("proof-size"), help: "Log size at which proofs are timed.") var proofSize: UInt64 = 10_000_000
+        @Option(name: .customLong("proof-size"), help: "Log size at which proofs are timed (default 10000000).") var proofSize: UInt64?
         @Option(help: "Proofs of each kind timed (median reported).") var proofs: Int = 2000
-        @Option(help: "Directory for the temporary databases.") var directory: String = "."
+        @Option(help: "Directory for the temporary databases (default: the current folder).") var directory: String?
 
         func run() async throws {
+            let entries = entries ?? Self.defaultEntries
+            let proofSize = proofSize ?? Self.defaultProofSize
+            let directory = directory ?? "."
             guard entries > 0, batch > 0, proofSize >= UInt64(entries), proofs > 0 else {
                 throw MLSecError.usage("need entries > 0, batch > 0, proofs > 0 and proof-size >= entries")
+            }
+            if self.entries == nil || self.proofSize == nil || self.directory == nil {
+                let minutes = max(1, Int((Double(proofSize) / 5_000_000).rounded()))
+                Terminal.warning(
+                    "benchmarking with \(entries) timed appends and a log grown to \(proofSize) entries "
+                        + "(about \(minutes) minute(s) at full size) in temporary databases in "
+                        + "\(directory == "." ? "the current folder" : directory) (removed afterwards); "
+                        + "give --entries, --proof-size and --directory to choose")
             }
             let r = try AuditLogBenchmark.run(
                 directory: directory, appendEntries: entries, batch: batch, proofSize: proofSize, proofs: proofs,
@@ -46,7 +76,12 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     struct Gemm: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Square float32 matrix multiply, GFLOP/s (median).")
+        static let configuration = CommandConfiguration(
+            abstract: "Square float32 matrix multiply, GFLOP/s (median).",
+            discussion: """
+                Example:
+                  mlsec bench gemm --sizes 256,512,1024 --repeats 5
+                """)
 
         @Option(help: "Comma-separated square sizes.") var sizes: String = "64,128,256,512,1024"
         @Option(help: "Repetitions per size (median reported).") var repeats: Int = 5
@@ -67,7 +102,11 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Train: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Train an MLP on the digits training split; examples per second (median of repeats).")
+            abstract: "Train an MLP on the digits training split; examples per second (median of repeats).",
+            discussion: """
+                Example:
+                  mlsec bench train --architecture mlp:64-128-10 --epochs 10 --optimizer adam
+                """)
 
         @Option(help: "Architecture.") var architecture: String = "mlp:64-128-10"
         @Option(help: "Epochs per repeat.") var epochs: Int = 10

@@ -25,7 +25,7 @@ struct KeygenCommand: AsyncParsableCommand {
             and, with --public-key, written to a recipients file.
 
             Examples:
-              mlsec keygen --algorithm p256 --private-key signing.pem --public-key signing.pub
+              mlsec keygen --private-key signing.pem --public-key signing.pub   # P-256
               mlsec keygen --algorithm x25519 --private-key model.key
             """
     )

@@ -17,15 +17,25 @@ struct MLSecCommand: AsyncParsableCommand {
         commandName: "mlsec",
         abstract: "Security for machine-learning systems: sign, verify, scan, encrypt and serve models.",
         discussion: """
-            Exit codes: 0 success (verified, clean), 1 a negative verdict (verification failed), \
-            2 the tool could not do its job (usage error, unreadable or malformed input).
+            Exit codes: 0 success (verified, clean), 1 a negative verdict (verification failed, unsafe file, \
+            decryption failed), 2 the tool could not do its job (usage error, unreadable or malformed input).
+            Results go to standard output, diagnostics to standard error; --format json where offered.
+
+            Examples (a first hour):
+              mlsec serve --demo --state-dir mlsec-demo     # a signed demo model, served
+              mlsec keygen --private-key signing.pem --public-key signing.pub
+              mlsec scan ./my-model
+              mlsec sign ./my-model --private-key signing.pem --signature my-model.sig
+              mlsec verify ./my-model --signature my-model.sig --public-key signing.pub
+              mlsec <command> --help                        # each command's examples
             """,
         version: MLSecVersion.string,
+        // In the order a user meets them: serve the demo, sign and verify, scan, encrypt, then the rest.
         subcommands: [
-            KeygenCommand.self, SignCommand.self, VerifyCommand.self, DiffCommand.self, DigestCommand.self,
-            PredictCommand.self, EvaluateCommand.self, TrainCommand.self, ModelCommand.self, BenchCommand.self, ScanCommand.self,
-            EncryptCommand.self, DecryptCommand.self, KeysCommand.self, AuditCommand.self, ServeCommand.self,
-            ReceiptCommand.self, APIKeyCommand.self,
+            ServeCommand.self, SignCommand.self, VerifyCommand.self, ScanCommand.self, EncryptCommand.self,
+            DecryptCommand.self, KeygenCommand.self, KeysCommand.self, APIKeyCommand.self, ReceiptCommand.self,
+            AuditCommand.self, DiffCommand.self, DigestCommand.self, TrainCommand.self, PredictCommand.self,
+            EvaluateCommand.self, ModelCommand.self, BenchCommand.self,
         ]
     )
 

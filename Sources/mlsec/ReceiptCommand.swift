@@ -7,13 +7,24 @@ import MLSecIntegrity
 
 struct ReceiptCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "receipt", abstract: "Verify signed inference receipts.", subcommands: [Verify.self])
+        commandName: "receipt", abstract: "Verify signed inference receipts.",
+        discussion: """
+            Every answer of the gateway carries a signed receipt (the MLSec-Receipt header) naming the model, its \
+            digest and SHA-256 of the request and response.
+
+            Example:
+              mlsec receipt verify --receipt receipt.txt --public-key receipt-key.pub.pem \\
+                --request request.json --response response.json
+            """,
+        subcommands: [Verify.self])
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check a receipt's signature and, optionally, that it covers a request and response.",
             discussion: """
-                Exit 0 when the receipt verifies, 1 when it does not, 2 for unreadable input.
+                Exit 0 when the receipt verifies, 1 when it does not, 2 for unreadable input. Without --request \
+                and --response only the signature is checked, and a note on standard error says so; the JSON \
+                result lists what was checked ("checked").
 
                 Example:
                   mlsec receipt verify --receipt receipt.txt --public-key receipt-key.pub.pem \\
@@ -35,7 +46,19 @@ struct ReceiptCommand: AsyncParsableCommand {
             let requestBytes = try request.map { try ReadOnlyFile.readAll($0, maxBytes: 1 << 30, what: "request") }
             let responseBytes = try response.map { try ReadOnlyFile.readAll($0, maxBytes: 1 << 30, what: "response") }
             try parsed.verify(with: key, request: requestBytes, response: responseBytes)
-            printJSON(.object([("verified", .bool(true))] + parsed.fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
+            let checked = ["signature"] + (request == nil ? [] : ["request"]) + (response == nil ? [] : ["response"])
+            switch (request, response) {
+            case (nil, nil):
+                Terminal.note("note: checked the receipt's signature only; give --request and --response to check that it covers them")
+            case (nil, _):
+                Terminal.note("note: checked the signature and the response, not the request (give --request for that)")
+            case (_, nil):
+                Terminal.note("note: checked the signature and the request, not the response (give --response for that)")
+            default:
+                break
+            }
+            printJSON(.object([("verified", .bool(true)), ("checked", .strings(checked))]
+                + parsed.fields.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         }
     }
 }

@@ -9,16 +9,19 @@ struct ScanCommand: AsyncParsableCommand {
         commandName: "scan",
         abstract: "Scan model files for insecure deserialization and malformed structure (exit 0 clean, 1 unsafe or malformed, 2 error).",
         discussion: """
-            Formats are identified by content: pickle (protocols 0-5), PyTorch zip and legacy tar, NumPy .npy/.npz,
-            joblib (gzip/bz2/xz/zlib), Keras .keras and .h5, safetensors, GGUF, ONNX. Pickles are emulated, never run;
-            every imported callable must be on an allow list (deny by default). A file whose name or first bytes
-            claim a model format but that does not parse as it is malformed; "unsupported" is only for files that
-            claim no model format (README, config.json), and --strict fails on those too.
+            Formats are identified by content: pickle (protocols 0-5), PyTorch zip and legacy tar, NumPy \
+            .npy/.npz, joblib (gzip/bz2/xz/zlib), Keras .keras and .h5, safetensors, GGUF, ONNX. Pickles are \
+            emulated, never run; every imported callable must be on an allow list (deny by default). A file \
+            whose name or first bytes claim a model format but that does not parse as it is malformed; \
+            "unsupported" is only for files that claim no model format (README, config.json), and --strict \
+            fails on those too. A policy file adds allowed or denied callables, e.g. \
+            {"allow": ["mypkg.models.*"], "deny": []}; allowing a callable on the always-dangerous list \
+            (os.system, builtins.eval, ...) is refused.
 
             Examples:
               mlsec scan ./models
               mlsec scan model.pt --format sarif --output scan.sarif
-              mlsec scan model.pkl --policy my-policy.json     # {"allow": ["mypkg.models.*"], "deny": []}
+              mlsec scan model.pkl --policy my-policy.json
             """)
 
     enum Format: String, ExpressibleByArgument, CaseIterable { case text, json, sarif }

@@ -11,13 +11,16 @@ struct SignCommand: AsyncParsableCommand {
         commandName: "sign",
         abstract: "Sign a model directory or file (OpenSSF Model Signing format).",
         discussion: """
-            Writes a Sigstore bundle that `model_signing verify key` (files/SHA-256) and `mlsec verify` accept.
-            The signature file is written atomically; when it lies inside the model it is left out of the hash.
+            Writes a Sigstore bundle that `model_signing verify key` (files/SHA-256) and `mlsec verify` \
+            accept. The signature file is written atomically; when it lies inside the model it is left out of \
+            the hash. An encrypted model is signed as it lies on disk: encrypt first, then sign.
 
             Examples:
               mlsec sign ./my-model --private-key signing.pem --signature my-model.sig
-              mlsec sign ./my-model --private-key signing.pem --method shards --shard-size 1000000000
-              mlsec sign ./my-model --private-key signing.pem --incremental --previous-signature my-model.sig
+              mlsec sign ./my-model --private-key signing.pem --method shards \\
+                  --shard-size 1000000000
+              mlsec sign ./my-model --private-key signing.pem --incremental \\
+                  --previous-signature my-model.sig
             """
     )
 
