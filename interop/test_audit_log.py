@@ -229,6 +229,40 @@ def test_signed_checkpoints(tmp_path):
     assert proc.returncode == 1 and "rewritten" in proc.stderr
 
 
+def test_checkpoint_check_recomputes_the_tree_from_the_entries(tmp_path):
+    """Issue 16: an entry whose data alone was edited in the file (its stored leaf hash and the tree left as they
+    were) fails `audit verify` and `audit verify-checkpoint --log` alike, inside the checkpoint or after it."""
+    def build(path):
+        append(path, [json.dumps(event(i)) for i in range(20)], "--json")
+        return path
+
+    first = build(tmp_path / "first.db")
+    mlsec("audit", "keygen", "--name", "mlsec.test/audit", "--private-key", tmp_path / "note.key",
+          "--verifier-key", tmp_path / "note.vkey", check=0)
+    (tmp_path / "cp.txt").write_text(mlsec("audit", "checkpoint", "--log", first, "--private-key", tmp_path / "note.key",
+                                           "--origin", "mlsec.test/audit", check=0).stdout)
+    checkpoint_root = out_json("audit", "root", "--log", first)["root"]
+    for edited in (7, 25, 31):
+        log = build(tmp_path / f"edited-{edited}.db")
+        append(log, [json.dumps(event(i)) for i in range(20, 32)], "--json")
+        verify_cp = ["audit", "verify-checkpoint", "--checkpoint", tmp_path / "cp.txt",
+                     "--verifier-key", tmp_path / "note.vkey", "--log", log]
+        r = out_json(*verify_cp)
+        assert r["verified"] and r["consistent"] and r["size"] == 20 and r["log_size"] == 32
+        assert r["log_root"] == out_json("audit", "root", "--log", log)["root"]
+        checked = " | ".join(r["checked"])
+        assert "signature" in checked and "all 32 entries" in checked and "first 20 entries" in checked
+        assert "consistency proof from 20 to 32" in checked
+        with sqlite3.connect(log) as db:
+            db.execute("UPDATE entries SET data = ? WHERE idx = ?", (canonical(event(edited, decision="allow", reason="edited")), edited))
+        # The stored tree is untouched: it still gives the checkpoint's root (what the old check trusted).
+        assert out_json("audit", "root", "--log", log, "--size", 20)["root"] == checkpoint_root
+        for args in (["audit", "verify", "--log", log], verify_cp):
+            proc = mlsec(*args)
+            assert proc.returncode == 1, (args, proc.stdout, proc.stderr)
+            assert f"entry {edited}" in proc.stderr and proc.stdout == ""
+
+
 @pytest.mark.parametrize("round_", range(4))
 def test_kill_9_mid_append_loses_no_acknowledged_entry(tmp_path, round_):
     """A writer streams events; the test kills it with SIGKILL at a random moment, then reopens the log:

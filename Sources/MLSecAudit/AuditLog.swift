@@ -113,6 +113,24 @@ public final class AuditLog: @unchecked Sendable {
         return [UInt8](data)
     }
 
+    /// Up to `limit` entries from index `from` on, in index order.
+    public func entries(from: UInt64, limit: Int) throws -> [(index: UInt64, data: [UInt8])] {
+        guard limit > 0, from < size else { return [] }
+        return try database.read { db in
+            let rows = try Row.fetchCursor(
+                db, sql: "SELECT idx, data FROM entries WHERE idx >= ? ORDER BY idx LIMIT ?", arguments: [Int64(from), limit])
+            var out: [(index: UInt64, data: [UInt8])] = []
+            while let row = try rows.next() {
+                let index: Int64 = row[0]
+                guard index >= 0, let data = row[1] as Data? else {
+                    throw MLSecError.verificationFailed("\(path): the stored entry \(index) is damaged; run `mlsec audit verify`")
+                }
+                out.append((UInt64(index), [UInt8](data)))
+            }
+            return out
+        }
+    }
+
     private func withProofBuilder<T>(_ body: (MerkleProofBuilder<SQLiteNodeReader>) throws -> T) throws -> T {
         try database.read { db in try body(MerkleProofBuilder(reader: SQLiteNodeReader(db: db))) }
     }
@@ -143,16 +161,18 @@ public final class AuditLog: @unchecked Sendable {
         return try withProofBuilder { try $0.consistencyProof(from: from, to: to) }
     }
 
-    /// Recomputes every leaf and interior hash from the entries and compares them with the stored tree.
+    /// Recomputes every leaf and interior hash from the entries and compares them with the stored tree, in one
+    /// read transaction; with `prefix`, also records the root of the first `prefix` entries as recomputed.
     /// - Throws: `MLSecError` (verificationFailed) naming the first bad entry.
-    public func verify(progress: ((UInt64) -> Void)? = nil) throws -> AuditVerificationReport {
+    public func verify(prefix: UInt64? = nil, progress: ((UInt64) -> Void)? = nil) throws -> AuditVerificationReport {
         try database.read { db in
             let reader = SQLiteNodeReader(db: db)
-            var checker = AuditLogChecker()
+            var checker = AuditLogChecker(prefix: prefix)
             let cursor = try Row.fetchCursor(db, sql: "SELECT idx, leaf_hash, data FROM entries ORDER BY idx")
             while let row = try cursor.next() {
-                let stored: Data = row[1]
-                let data: Data = row[2]
+                guard let stored = row[1] as Data?, let data = row[2] as Data? else {
+                    throw MLSecError.verificationFailed("entry \(checker.checked) has no leaf hash or no data: it was modified")
+                }
                 for node in try checker.next(index: row[0], storedLeafHash: [UInt8](stored), data: [UInt8](data)) {
                     try AuditLogChecker.compare(node, stored: try? reader.node(level: node.level, index: node.index))
                 }

@@ -21,8 +21,13 @@ public protocol AuditStore: Sendable {
     func consistencyProof(from: UInt64, to: UInt64) async throws -> [[UInt8]]
     /// The entry at `index`.
     func entry(at index: UInt64) async throws -> [UInt8]
+    /// Up to `limit` entries from index `from` on, in index order (fewer at the end of the log).
+    func entries(from: UInt64, limit: Int) async throws -> [(index: UInt64, data: [UInt8])]
     /// Recomputes every leaf and interior hash from the entries and compares them with the stored tree.
     func verify(progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport
+    /// ``verify(progress:)`` that also reports the root of the first `prefix` entries as recomputed from their
+    /// bytes (``AuditVerificationReport/prefixRoot``, nil when the log holds fewer entries).
+    func verify(prefix: UInt64, progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport
 }
 
 /// A store that can append on the calling thread: a writer with a thread of its own (the gateway's audit
@@ -34,8 +39,19 @@ public protocol BlockingAuditAppender: Sendable {
 
 /// What a full verification of a log checked.
 public struct AuditVerificationReport: Sendable {
+    /// The entries checked.
     public var size: UInt64
+    /// Their root, recomputed from the entries.
     public var root: [UInt8]
+    /// With ``AuditStore/verify(prefix:progress:)``: the root of the first `prefix` entries, recomputed from
+    /// them; nil when the log holds fewer.
+    public var prefixRoot: [UInt8]?
+
+    public init(size: UInt64, root: [UInt8], prefixRoot: [UInt8]? = nil) {
+        self.size = size
+        self.root = root
+        self.prefixRoot = prefixRoot
+    }
 }
 
 public enum AuditEntryLimits {
@@ -58,87 +74,26 @@ public enum AuditEntryLimits {
 }
 
 extension AuditStore {
+    /// Reads the entries one by one; stores override it with one query per page.
+    public func entries(from: UInt64, limit: Int) async throws -> [(index: UInt64, data: [UInt8])] {
+        let size = try await currentSize()
+        guard from < size, limit > 0 else { return [] }
+        var out: [(index: UInt64, data: [UInt8])] = []
+        for index in from..<min(size, from + UInt64(limit)) { out.append((index, try await entry(at: index))) }
+        return out
+    }
+
+    /// The full verification, then the prefix root read from the stored tree, which that verification has
+    /// just matched node for node with the entries (stores override it to record the root in the same pass).
+    public func verify(prefix: UInt64, progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport {
+        var report = try await verify(progress: progress)
+        if prefix <= report.size { report.prefixRoot = try await root(size: prefix).root }
+        return report
+    }
+
     /// A checkpoint of the whole log as it is now, signed by `signer`, for `origin`.
     public func checkpoint(origin: String, signer: NoteSigner) async throws -> String {
         let (size, root) = try await root(size: nil)
         return try Checkpoint(origin: origin, size: size, root: root).signed(by: signer)
-    }
-
-    /// Checks that this log is consistent with `checkpoint`: the log holds at least its entries, the root of
-    /// its first `size` entries is the checkpoint's root, and a consistency proof from there to the current
-    /// size verifies. Returns the size checked against.
-    /// - Throws: `MLSecError` (verificationFailed) when the log was rewritten or truncated since.
-    public func verifyConsistency(with checkpoint: Checkpoint) async throws -> UInt64 {
-        let current = try await currentSize()
-        guard checkpoint.size <= current else {
-            throw MLSecError.verificationFailed(
-                "the log has \(current) entries but the checkpoint covers \(checkpoint.size): entries were removed")
-        }
-        let (_, root) = try await root(size: checkpoint.size)
-        guard ConstantTime.equal(root, checkpoint.root) else {
-            throw MLSecError.verificationFailed(
-                "the log's first \(checkpoint.size) entries no longer have the checkpoint's root: the log was rewritten")
-        }
-        if checkpoint.size > 0, checkpoint.size < current {
-            let proof = try await consistencyProof(from: checkpoint.size, to: current)
-            let (_, now) = try await self.root(size: current)
-            do {
-                try MerkleVerifier.verifyConsistency(
-                    size1: checkpoint.size, size2: current, proof: proof, root1: checkpoint.root, root2: now)
-            } catch {
-                throw MLSecError.verificationFailed("the log is not consistent with the checkpoint: \(error.message)")
-            }
-        }
-        return current
-    }
-}
-
-/// Recomputes a stored log's tree entry by entry and checks it against what the store holds (shared by
-/// every store, so that each one detects the same tampering with the same messages).
-public struct AuditLogChecker: Sendable {
-    private var tree = MerkleRightEdge()
-
-    public init() {}
-
-    /// How many entries were checked.
-    public var checked: UInt64 { tree.size }
-
-    /// Checks the next stored entry (the store reads them in index order) and returns the interior nodes it
-    /// completes, each to be compared with the stored one through ``compare(_:stored:)``.
-    /// - Throws: `MLSecError.verificationFailed` when the index is not the next one or the leaf hash differs.
-    public mutating func next(index: Int64, storedLeafHash: [UInt8], data: [UInt8]) throws -> [MerkleRightEdge.Node] {
-        let expected = tree.size
-        guard index >= 0, UInt64(index) == expected else {
-            throw MLSecError.verificationFailed("entry \(expected) is missing (the next stored index is \(index))")
-        }
-        let leaf = MerkleHash.leaf(data)
-        guard storedLeafHash == leaf else {
-            throw MLSecError.verificationFailed("entry \(expected) does not match its stored leaf hash: it was modified")
-        }
-        return tree.append(leafHash: leaf)
-    }
-
-    /// - Throws: `MLSecError.verificationFailed` naming the entries a stored node covers when it differs.
-    public static func compare(_ node: MerkleRightEdge.Node, stored: [UInt8]?) throws {
-        guard let stored, stored == node.hash else {
-            let first = node.index << UInt64(node.level)
-            let last = first + (1 << UInt64(node.level)) - 1
-            throw MLSecError.verificationFailed(
-                "the stored tree node over entries \(first)...\(last) does not match them: the log was modified (first bad entry at or after \(first))")
-        }
-    }
-
-    /// Checks that the store holds no more nodes than the entries need, and, when it records its own size,
-    /// that it equals the entries found; returns the report.
-    public func finish(storedNodeCount: Int64, recordedSize: UInt64? = nil) throws -> AuditVerificationReport {
-        let size = tree.size
-        if let recordedSize, recordedSize != size {
-            throw MLSecError.verificationFailed("the log records \(recordedSize) entries but holds \(size)")
-        }
-        let wanted = size - UInt64(size.nonzeroBitCount)
-        guard storedNodeCount == Int64(wanted) else {
-            throw MLSecError.verificationFailed("the log holds \(storedNodeCount) tree nodes; \(size) entries need \(wanted)")
-        }
-        return AuditVerificationReport(size: size, root: tree.root())
     }
 }

@@ -42,7 +42,16 @@ public final class SQLiteAuditStore: AuditStore, BlockingAuditAppender {
 
     public func entry(at index: UInt64) async throws -> [UInt8] { try await run { try $0.entry(at: index) } }
 
+    public func entries(from: UInt64, limit: Int) async throws -> [(index: UInt64, data: [UInt8])] {
+        try await run { try $0.entries(from: from, limit: limit) }
+    }
+
     public func verify(progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport {
         try await run { try $0.verify(progress: progress) }
+    }
+
+    /// One pass over the entries recomputes the tree and the prefix root together.
+    public func verify(prefix: UInt64, progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport {
+        try await run { try $0.verify(prefix: prefix, progress: progress) }
     }
 }

@@ -26,10 +26,12 @@ struct AuditCommand: AsyncParsableCommand {
               mlsec audit keygen --name example.com/audit --private-key audit-note.key > audit.vkey
               mlsec audit checkpoint --log audit.db --private-key audit-note.key --origin example.com/audit > cp.txt
               mlsec audit verify-checkpoint --checkpoint cp.txt --verifier-key audit.vkey --log audit.db
+              mlsec audit list --log audit.db --decision deny --limit 20
+              mlsec audit show --log audit.db 0
               mlsec audit verify --database postgres://mlsec@db.internal/mlsec --password-file db.pw   # replicas' shared log
             """,
         subcommands: [Append.self, Root.self, ProveInclusion.self, ProveConsistency.self, Verify.self, Keygen.self,
-                      MakeCheckpoint.self, VerifyCheckpoint.self]
+                      MakeCheckpoint.self, VerifyCheckpoint.self, List.self, Show.self]
     )
 
     struct LogOption: ParsableArguments {
@@ -232,43 +234,6 @@ struct AuditCommand: AsyncParsableCommand {
             let signer = try NoteSigner(encoded: try readTextFile(privateKey, what: "signer key"))
             guard !origin.isEmpty, !origin.contains("\n") else { throw MLSecError.usage("--origin must be one non-empty line") }
             print(try await options.open().checkpoint(origin: origin, signer: signer), terminator: "")
-        }
-    }
-
-    struct VerifyCheckpoint: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            commandName: "verify-checkpoint",
-            abstract: "Verify a signed checkpoint and, with --log, that the log is still consistent with it.")
-        @Option(help: "The signed checkpoint file.")
-        var checkpoint: String
-        @Option(name: .customLong("verifier-key"), help: "The verifier key (name+id+key), or a file holding it.")
-        var verifierKey: String
-        @Option(help: "An audit log (SQLite file) to check against the checkpoint.")
-        var log: String?
-        @Option(help: "An audit log in PostgreSQL to check against the checkpoint (postgres://...).")
-        var database: String?
-        @Option(name: .customLong("password-file"), help: "A file holding the PostgreSQL password.")
-        var passwordFile: String?
-
-        func run() async throws {
-            let keyText = FileStatus.exists(verifierKey) ? try readTextFile(verifierKey, what: "verifier key") : verifierKey
-            let verifier = try NoteVerifier(encoded: keyText)
-            let note = try readTextFile(checkpoint, what: "checkpoint")
-            let parsed = try Checkpoint.open(note, verifiers: [verifier])
-            var members: [(String, JSONValue)] = [
-                ("verified", .bool(true)), ("origin", .string(parsed.origin)), ("size", .int(Int(parsed.size))),
-                ("root", .string(Hex.encode(parsed.root))),
-            ]
-            if log != nil || database != nil {
-                var options = LogOption()
-                options.log = log
-                options.database = database
-                options.passwordFile = passwordFile
-                try options.validate()
-                let current = try await options.open().verifyConsistency(with: parsed)
-                members += [("consistent", .bool(true)), ("log_size", .int(Int(current)))]
-            }
-            printJSON(.object(members))
         }
     }
 }

@@ -127,8 +127,8 @@ public final class PostgresAuditStore: AuditStore {
     }
 
     /// Reads the nodes at `coordinates` (leaf hashes for level 0) in one query, keyed by storage id.
-    private static func fetch(_ coordinates: [(level: Int, index: UInt64)],
-                              query: (PostgresQuery) async throws -> PostgresRowSequence) async throws -> [Int64: [UInt8]] {
+    static func fetch(_ coordinates: [(level: Int, index: UInt64)],
+                      query: (PostgresQuery) async throws -> PostgresRowSequence) async throws -> [Int64: [UInt8]] {
         let leafIDs = coordinates.filter { $0.level == 0 }.map { Int64($0.index) }
         let nodeIDs = coordinates.filter { $0.level > 0 }.map { MerkleRightEdge.storageID(level: $0.level, index: $0.index) }
         var nodes: [Int64: [UInt8]] = [:]
@@ -198,54 +198,21 @@ public final class PostgresAuditStore: AuditStore {
         return Array(data.readableBytesView)
     }
 
-    /// Checks the whole log in one consistent snapshot (a read-only repeatable-read transaction), reading
-    /// entries in pages and the nodes each page completes in one query per page. No deadline: a large log
-    /// takes as long as it takes.
-    public func verify(progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport {
-        let logger = database.logger
-        return try await database.client.withConnection { connection in
-            try await connection.query("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", logger: logger)
-            do {
-                let report = try await Self.check(connection: connection, logger: logger, location: location, progress: progress)
-                try await connection.query("ROLLBACK", logger: logger)
-                return report
-            } catch {
-                _ = try? await connection.query("ROLLBACK", logger: logger)
-                throw error
+    public func entries(from: UInt64, limit: Int) async throws -> [(index: UInt64, data: [UInt8])] {
+        guard limit > 0, from < UInt64(Int64.max) else { return [] }
+        let client = database.client
+        let start = Int64(from)
+        let location = location
+        return try await database.withDeadline {
+            var out: [(index: UInt64, data: [UInt8])] = []
+            let rows = try await client.query(
+                "SELECT idx, data FROM mlsec_audit_entries WHERE idx >= \(start) ORDER BY idx LIMIT \(limit)")
+            for try await (index, data) in rows.decode((Int64, ByteBuffer).self) {
+                guard index >= 0 else { throw MLSecError.verificationFailed("\(location): a stored entry has the negative index \(index)") }
+                out.append((UInt64(index), Array(data.readableBytesView)))
             }
+            return out
         }
-    }
-
-    private static func check(connection: PostgresConnection, logger: Logger, location: String,
-                              progress: (@Sendable (UInt64) -> Void)?) async throws -> AuditVerificationReport {
-        var recorded: Int64?
-        for try await value in try await connection.query("SELECT size FROM mlsec_audit_head WHERE id = 1", logger: logger)
-            .decode(Int64.self) { recorded = value }
-        var checker = AuditLogChecker()
-        let page = 8192
-        while true {
-            let from = Int64(checker.checked)
-            var completed: [MerkleRightEdge.Node] = []
-            var count = 0
-            let rows = try await connection.query(
-                "SELECT idx, leaf_hash, data FROM mlsec_audit_entries WHERE idx >= \(from) ORDER BY idx LIMIT \(page)", logger: logger)
-            for try await (index, leaf, data) in rows.decode((Int64, ByteBuffer, ByteBuffer).self) {
-                completed += try checker.next(index: index, storedLeafHash: Array(leaf.readableBytesView), data: Array(data.readableBytesView))
-                count += 1
-            }
-            if !completed.isEmpty {
-                let stored = try await Self.fetch(completed.map { ($0.level, $0.index) }, query: { try await connection.query($0, logger: logger) })
-                for node in completed { try AuditLogChecker.compare(node, stored: stored[node.storageID]) }
-            }
-            progress?(checker.checked)
-            if count < page { break }
-        }
-        var nodeCount: Int64 = 0
-        for try await value in try await connection.query("SELECT count(*) FROM mlsec_audit_nodes", logger: logger).decode(Int64.self) {
-            nodeCount = value
-        }
-        guard let recorded, recorded >= 0 else { throw MLSecError.verificationFailed("\(location): the audit head row is missing") }
-        return try checker.finish(storedNodeCount: nodeCount, recordedSize: UInt64(recorded))
     }
 }
 
