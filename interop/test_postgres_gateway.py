@@ -237,3 +237,36 @@ def test_postgres_restart_fails_closed_and_recovers(replicas, postgres):
         time.sleep(0.3)
     assert call(url, "GET", "/v2/models/digits", key)[0] == 200
     assert json.loads(mlsec("audit", "verify", "--database", postgres["url"], check=0).stdout)["verified"]
+
+
+def test_a_deploy_on_one_replica_is_served_by_the_other(replicas):
+    """PUT /admin/models/digits {"version": "2"} on the first replica is recorded in PostgreSQL: the second
+    serves version 2 within a few seconds (its maintenance service follows the record) and says so in its log;
+    rolling back on the first brings both back to version 1."""
+    r1, r2 = replicas["urls"]
+    admin, tmp = replicas["admin"], replicas["tmp"]
+    for name in ["r1", "r2"]:
+        models = tmp / name / "models"
+        if not (models / "digits" / "2").exists():
+            shutil.copytree(models / "digits" / "1", models / "digits" / "2")
+            mlsec("sign", models / "digits" / "2", "--private-key", tmp / name / "publisher.pem",
+                  "--signature", models / "digits-2.sig", check=0)
+
+    def served(url):
+        status, _, doc = call(url, "GET", "/v2/models/digits", admin)
+        return doc["versions"][0] if status == 200 else None
+
+    def wait_for_version(url, version):
+        deadline = time.time() + 10
+        while time.time() < deadline and served(url) != version:
+            time.sleep(0.2)
+        assert served(url) == version
+
+    status, _, body = call(r1, "PUT", "/admin/models/digits", admin, {"version": "2"})
+    assert status == 200, body
+    wait_for_version(r2, "2")
+    log = (tmp / "r2.log").read_text()
+    assert "model digits: serving version 2 (recorded deploy by key:" in log
+    status, _, body = call(r1, "PUT", "/admin/models/digits", admin, {"version": "1", "rollback": True})
+    assert status == 200, body
+    wait_for_version(r2, "1")

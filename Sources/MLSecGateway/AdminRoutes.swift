@@ -184,6 +184,22 @@ struct AdminRoutes {
             actor: principal.id, action: "deploy_model", resource: "\(resource)/versions/\(model.version)", decision: .allow,
             reason: "signature verified, scan clean; \(change) \(previous?.version ?? "none")", requestID: context.requestID,
             modelDigest: model.digest))
+        // Recorded before it is served, so that a SIGHUP reload, a restart and the other replicas serve it too;
+        // when the record cannot be written, nothing changes (503).
+        let record = ServedVersion(model: name, version: model.version, configuredVersion: source.version, deployedBy: principal.id,
+                                   deployedAt: Date(), digest: model.digest)
+        do {
+            try await services.servedVersions.record(record)
+        } catch {
+            context.logger.error("cannot record the served version; the deploy is not applied", metadata: [
+                "model": "\(name)", "version": "\(model.version)", "error": "\(String(describing: error).prefix(300))",
+            ])
+            throw await services.audit.refusal(
+                .unavailable("the served version of \(name) could not be recorded, so version \(model.version) was not deployed; retry later"),
+                AuditEvent(actor: principal.id, action: "deploy_model", resource: "\(resource)/versions/\(model.version)", decision: .error,
+                           reason: "the served version could not be recorded; nothing changed", requestID: context.requestID,
+                           modelDigest: model.digest))
+        }
         services.models.install(model)
         context.logger.notice("model deployed", metadata: [
             "model": "\(model.name)", "version": "\(model.version)", "digest": "\(model.digest)", "actor": "\(principal.id)",

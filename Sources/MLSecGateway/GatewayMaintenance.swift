@@ -11,20 +11,23 @@ import MLSecAccess
 
 /// Runs beside the HTTP server in one ServiceGroup (listed before it, so it stops after it): every second it
 /// saves quota usage, reads the API keys changed elsewhere (another replica, `mlsec apikey`) and, with
-/// PostgreSQL, the published roles; on SIGHUP it reloads models, roles and JWKS keys (certificates reload at
-/// the next handshake); on shutdown it saves quotas and drains the audit queue.
+/// PostgreSQL, the published roles, and follows the recorded deploys (``ServedVersionFollower``); on SIGHUP it
+/// reloads models, roles and JWKS keys (certificates reload at the next handshake); on shutdown it saves
+/// quotas and drains the audit queue.
 public struct GatewayMaintenance: Service {
     let services: GatewayServices
-    /// The configuration file to read again on SIGHUP (nil: nothing to reload, as in the demo).
-    let configurationPath: String?
+    /// Where SIGHUP reads the configuration again (the file, or the demo's generated configuration).
+    let source: ConfigurationSource
     /// The configuration in force (models and roles change with each reload; the other sections cannot).
     private let running: RunningConfiguration
+    let follower: ServedVersionFollower
     let logger: Logger
 
-    public init(services: GatewayServices, configuration: GatewayConfiguration, configurationPath: String?, logger: Logger) {
+    public init(services: GatewayServices, configuration: GatewayConfiguration, source: ConfigurationSource, logger: Logger) {
         self.services = services
-        self.configurationPath = configurationPath
+        self.source = source
         running = RunningConfiguration(configuration)
+        follower = ServedVersionFollower(services: services, logger: logger)
         self.logger = logger
     }
 
@@ -45,22 +48,41 @@ public struct GatewayMaintenance: Service {
                     }
                 }
             }
-            if configurationPath != nil {
-                group.addTask {
-                    await cancelWhenGracefulShutdown {
-                        for await _ in await UnixSignalsSequence(trapping: .sighup) {
-                            await reload()
-                        }
+            // Apart from the loop above: loading a model can take longer than the keys' staleness limit.
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(1))
+                        if Task.isCancelled { break }
+                        await follower.refresh()
+                    }
+                }
+            }
+            group.addTask {
+                await cancelWhenGracefulShutdown {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        await reload()
                     }
                 }
             }
         }
+        // Cancelled when the server failed (a port in use): the saving and draining still run to the end, in a
+        // task of their own that the group's cancellation does not reach (the group bounds how long it waits).
+        let stopping = Task.isCancelled
+        let written = await Task { await finish() }.value
+        if !stopping, written { logger.notice("stopped: quota usage saved and the audit queue written") }
+    }
+
+    /// Saves quotas and the counted failures, and drains the audit queue; whether the queue was written.
+    private func finish() async -> Bool {
         await saveQuotas()
         await recordFailureCounts(all: true)
         do {
             try await services.audit.drain()
+            return true
         } catch {
             logger.critical("the audit queue could not be written at shutdown", metadata: ["error": "\(error)"])
+            return false
         }
     }
 
@@ -104,29 +126,35 @@ public struct GatewayMaintenance: Service {
         }
     }
 
-    /// Reads the configuration again and swaps in its models (each loaded with every check; if any fails,
-    /// nothing changes), its roles (published to PostgreSQL for every replica when it holds them) and the JWKS
-    /// keys. Settings that need a new listener or state (listen, tls, state_dir, limits, cors) are reported as
-    /// needing a restart.
+    /// Reads the configuration again and swaps in its models (each at the version its last deploy recorded,
+    /// or the configured one: ``ServedVersions``; each loaded with every check; if any fails, nothing changes),
+    /// its roles (published to PostgreSQL for every replica when it holds them) and the JWKS keys. Settings
+    /// that need a new listener or state (listen, tls, state_dir, limits, cors) are reported as needing a restart.
     public func reload() async {
-        guard let configurationPath else { return }
+        let configurationPath = source.name
         do {
-            let configuration = try GatewayConfiguration(path: configurationPath)
+            let configuration = try await source.load()
             // Everything the file changes is applied, or nothing: sections that need a restart refuse the reload.
             let restartOnly = running.current.restartOnlyChanges(to: configuration)
             guard restartOnly.isEmpty else {
                 throw MLSecError.usage("the configuration changes \(restartOnly.joined(separator: ", ")), which take a restart; "
                     + "nothing was reloaded (restart the gateway, or undo those changes and send SIGHUP again)")
             }
-            let models = try await GatewayStartup.loadModels(configuration.models, loader: services.loader)
+            let choices = ServedVersions.choose(configuration.models, records: try await services.servedVersions.load())
+            let models = try await ServedVersions.loadAll(choices, loader: services.loader)
             if let shared = services.sharedRoles { try await shared.publish(configuration.roles) }
             try await services.jwt?.reload()
             try await services.audit.record(AuditEvent(
                 actor: "gateway", action: "config.reload", resource: configurationPath, decision: .allow,
-                reason: "models: " + models.values.map { "\($0.name) \($0.version)" }.sorted().joined(separator: ", ")))
+                reason: "models: " + choices.map { choice in
+                    "\(choice.name) \(choice.version)" + (choice.deploy.map { " (recorded deploy by \($0.deployedBy))" } ?? "")
+                }.sorted().joined(separator: ", ")))
             services.models.replaceAll(models: models, sources: configuration.models)
             services.roles.replaceCustom(configuration.roles)
             running.current = configuration
+            for choice in choices.sorted(by: { $0.name < $1.name }) {
+                logger.notice("\(choice.summary)", metadata: ["model": "\(choice.name)", "version": "\(choice.version)"])
+            }
             logger.notice("configuration reloaded: models, roles and JWKS keys", metadata: ["models": "\(models.count)"])
         } catch {
             let message = (error as? MLSecError)?.message ?? "\(error)"

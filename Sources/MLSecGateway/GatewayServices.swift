@@ -15,12 +15,17 @@ public struct GatewayStores: Sendable {
     public var rateLimits: (any RateLimitBackend)?
     /// Shared custom roles (nil: this process's configuration alone).
     public var roles: (any RoleStore)?
+    /// The version each deploy put in service (nil: kept in memory, lost at restart; `mlsec serve` always
+    /// passes the state directory's or PostgreSQL's).
+    public var servedVersions: (any ServedVersionStore)?
 
-    public init(keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)? = nil, roles: (any RoleStore)? = nil) {
+    public init(keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)? = nil, roles: (any RoleStore)? = nil,
+                servedVersions: (any ServedVersionStore)? = nil) {
         self.keys = keys
         self.audit = audit
         self.rateLimits = rateLimits
         self.roles = roles
+        self.servedVersions = servedVersions
     }
 }
 
@@ -65,6 +70,8 @@ public struct GatewayServices: Sendable {
     /// The roles in force (custom ones refreshed from the shared role store when there is one).
     public let roles: RoleBook
     public let sharedRoles: (any RoleStore)?
+    /// The version each deploy put in service, read at start, on SIGHUP and every second.
+    public let servedVersions: any ServedVersionStore
     /// Where GCRA state lives: this process, or the shared store.
     public let rateLimits: any RateLimitBackend
     public let audit: AuditRecorder
@@ -86,6 +93,7 @@ public struct GatewayServices: Sendable {
         keys = stores.keys
         self.roles = RoleBook(roles)
         sharedRoles = stores.roles
+        servedVersions = stores.servedVersions ?? InMemoryServedVersionStore()
         rateLimits = stores.rateLimits ?? RateLimiter()
         audit = AuditRecorder(store: stores.audit, durability: options.auditDurability)
         self.signers = signers

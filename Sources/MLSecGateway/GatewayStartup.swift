@@ -1,6 +1,7 @@
 // GatewayStartup: builds the gateway's services from a configuration and the stores its caller opened.
 
 import Foundation
+import Logging
 import MLSecAccess
 import MLSecAudit
 import MLSecCore
@@ -42,28 +43,31 @@ public enum GatewayStartup {
 
     /// Loads the configured version of every source (each verified, decrypted in memory and scanned).
     public static func loadModels(_ sources: [ModelSource], loader: ModelLoader = ModelLoader()) async throws -> [String: LoadedModel] {
-        var models: [String: LoadedModel] = [:]
-        for source in sources {
-            let model = try await LoadedModel.load(try source.resolved(version: source.version), loader: loader)
-            models[model.name] = model
-        }
-        return models
+        try await ServedVersions.loadAll(ServedVersions.choose(sources, records: [:]), loader: loader)
     }
 
-    /// Loads every model and builds the services over `stores`; each model load is an audit entry.
+    /// Loads every model (the version its last deploy recorded, or the configured one: ``ServedVersions``) and
+    /// builds the services over `stores`; each model load is an audit entry and a log line.
+    /// - Throws: when a model cannot be loaded, a recorded deploy included (the gateway does not start
+    ///   rather than serve another version than the one deployed).
     public static func services(_ configuration: GatewayConfiguration, stores: GatewayStores,
-                                loader: ModelLoader = ModelLoader()) async throws -> GatewayServices {
-        let models = try await loadModels(configuration.models, loader: loader)
+                                loader: ModelLoader = ModelLoader(), logger: Logger = Logger(label: "mlsec.gateway")) async throws -> GatewayServices {
+        let recorded = try await stores.servedVersions?.load() ?? [:]
+        let choices = ServedVersions.choose(configuration.models, records: recorded)
+        let models = try await ServedVersions.loadAll(choices, loader: loader)
         let jwt: JWTAuthenticator? = if let settings = configuration.jwt { try await JWTAuthenticator(configuration: settings) } else { nil }
         let services = GatewayServices(
             models: ModelCatalog(models: models, sources: configuration.models), stores: stores, roles: configuration.roles,
             signers: try signers(stateDirectory: configuration.stateDirectory, origin: configuration.auditOrigin),
             options: configuration.options, jwt: jwt, loader: loader)
         if let shared = stores.roles { services.roles.replaceCustom(try await shared.load()) }
-        for model in models.values.sorted(by: { $0.name < $1.name }) {
+        for choice in choices.sorted(by: { $0.name < $1.name }) {
+            guard let model = models[choice.name] else { continue }
             try await services.audit.record(AuditEvent(
                 actor: "gateway", action: "model.load", resource: "models/\(model.name)/versions/\(model.version)",
-                decision: .allow, reason: "signature verified, scan clean", modelDigest: model.digest))
+                decision: .allow, reason: "signature verified, scan clean" + (choice.deploy.map { "; recorded deploy by \($0.deployedBy)" } ?? ""),
+                modelDigest: model.digest))
+            logger.notice("\(choice.summary)", metadata: ["model": "\(model.name)", "version": "\(model.version)", "digest": "\(model.digest)"])
         }
         return services
     }

@@ -20,12 +20,14 @@ public struct DatabaseSettings: Sendable, Equatable {
 }
 
 /// Opens the stores a gateway keeps its state in, for its caller (the `mlsec serve` command, a test) to hand
-/// to the gateway, which never opens a database itself. Embedded (one gateway): `gateway.db` (API keys and
-/// quota usage) and `audit.db` (the Merkle log) in the state directory, rate limits in memory. With PostgreSQL
-/// (replicas): keys and quota usage, custom roles, GCRA state and the audit log all live there.
+/// to the gateway, which never opens a database itself. Embedded (one gateway): `gateway.db` (API keys, quota
+/// usage and the deployed versions) and `audit.db` (the Merkle log) in the state directory, rate limits in
+/// memory. With PostgreSQL (replicas): keys and quota usage, custom roles, GCRA state, the audit log and the
+/// deployed versions all live there.
 public enum StateStores {
     /// The opened stores: shared GCRA state and shared custom roles are nil for one embedded gateway.
-    public typealias Opened = (keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)?, roles: (any RoleStore)?)
+    public typealias Opened = (keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)?, roles: (any RoleStore)?,
+                               servedVersions: any ServedVersionStore)
 
     /// Opens the stores: the state directory's SQLite files, or PostgreSQL when `database` is given (the
     /// custom `roles` are then published for every replica).
@@ -35,14 +37,16 @@ public enum StateStores {
         guard let database else {
             try ensureDirectory(stateDirectory)
             let keyStore = if let keys { keys } else { try await keyStore(stateDirectory: stateDirectory) }
-            return (keyStore, try SQLiteAuditStore(path: "\(stateDirectory)/audit.db"), nil, nil)
+            return (keyStore, try SQLiteAuditStore(path: "\(stateDirectory)/audit.db"), nil, nil,
+                    try SQLiteServedVersionStore(directory: stateDirectory))
         }
         let pool = try postgres(database)
         do {
             let roleStore = try await PostgresRoleStore(database: pool)
             try await roleStore.publish(roles)
             return (try await APIKeyStore(backend: try await PostgresKeyBackend(database: pool)), try await PostgresAuditStore(database: pool),
-                    LeasedRateLimiter(shared: try await PostgresRateLimiter(database: pool)), roleStore)
+                    LeasedRateLimiter(shared: try await PostgresRateLimiter(database: pool)), roleStore,
+                    try await PostgresServedVersionStore(database: pool))
         } catch let error as MLSecError {
             throw error
         } catch {
@@ -57,6 +61,15 @@ public enum StateStores {
             return try await keyStore(stateDirectory: stateDirectory)
         }
         return try await APIKeyStore(backend: try await PostgresKeyBackend(database: try postgres(database)))
+    }
+
+    /// The served versions alone (for `mlsec deployments`): the state directory's, or PostgreSQL's.
+    public static func servedVersions(stateDirectory: String, database: DatabaseSettings?) async throws -> any ServedVersionStore {
+        guard let database else {
+            try ensureDirectory(stateDirectory)
+            return try SQLiteServedVersionStore(directory: stateDirectory)
+        }
+        return try await PostgresServedVersionStore(database: try postgres(database))
     }
 
     /// Opens `gateway.db` in `stateDirectory`.

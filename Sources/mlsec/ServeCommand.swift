@@ -24,6 +24,9 @@ struct ServeCommand: AsyncParsableCommand {
             MLSEC_LOG_LEVEL=notice keeps only refusals and errors.
             --config FILE serves a production configuration (TLS 1.3 by default; plain HTTP only on loopback or \
             with allow_plaintext: true).
+            SIGHUP reloads models, roles and JWKS keys (the demo reloads its generated configuration); a model deployed \
+            with PUT /admin/models/NAME keeps its version across reloads and restarts (see `mlsec deployments`). \
+            SIGTERM or SIGINT drains in-flight requests (--shutdown-grace), then saves quotas and the audit queue.
 
             Examples:
               mlsec serve --demo
@@ -63,15 +66,7 @@ struct ServeCommand: AsyncParsableCommand {
         let level = ProcessInfo.processInfo.environment["MLSEC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "mlsec.gateway")
-        var configuration: GatewayConfiguration
-        if demo {
-            configuration = try await DemoSetup.prepare(stateDirectory: stateDir, port: port) { Terminal.note($0) }
-        } else {
-            configuration = try GatewayConfiguration(path: config ?? "")
-        }
-        if let durability = auditDurability.flatMap(AuditDurability.init(rawValue:)) {
-            configuration.auditDurability = durability
-        }
+        let configuration = try await configurationSource(log: { Terminal.note($0) }).load()
         if configuration.auditDurability == .batch {
             logger.warning("audit durability is batch: answers do not wait for their audit entries; a crash can lose the last few milliseconds of entries")
         }
@@ -82,8 +77,9 @@ struct ServeCommand: AsyncParsableCommand {
             stateDirectory: configuration.stateDirectory,
             database: configuration.databaseURL.map { DatabaseSettings(url: $0, passwordFile: configuration.databasePasswordFile) },
             roles: configuration.roles)
-        let stores = GatewayStores(keys: opened.keys, audit: opened.audit, rateLimits: opened.rateLimits, roles: opened.roles)
-        let services = try await GatewayStartup.services(configuration, stores: stores)
+        let stores = GatewayStores(keys: opened.keys, audit: opened.audit, rateLimits: opened.rateLimits, roles: opened.roles,
+                                   servedVersions: opened.servedVersions)
+        let services = try await GatewayStartup.services(configuration, stores: stores, logger: logger)
         let isDemo = demo
         let dir = configuration.stateDirectory
         let host = configuration.listen.host
@@ -102,13 +98,35 @@ struct ServeCommand: AsyncParsableCommand {
         }
         // One service group: the maintenance service (quota saving, SIGHUP reload, final audit drain) and the
         // server. SIGTERM/SIGINT stop accepting, let in-flight requests finish within the grace period, then
-        // the maintenance service saves and drains (services stop in reverse order).
-        let maintenance = GatewayMaintenance(services: services, configuration: configuration, configurationPath: config, logger: logger)
+        // the maintenance service saves and drains (services stop in reverse order). Every mode reloads on
+        // SIGHUP: the configuration file, or the demo's generated configuration.
+        let maintenance = GatewayMaintenance(services: services, configuration: configuration,
+                                             source: configurationSource(log: { _ in }), logger: logger)
+        let server = DrainingServer(
+            app, host: host, port: configuration.listen.port,
+            portHint: demo ? "choose another with --port" : "choose another listen.port in \(config ?? "the configuration")",
+            grace: .seconds(shutdownGrace), logger: logger)
         var group = ServiceGroupConfiguration(
-            services: [.init(service: maintenance), .init(service: app)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [.init(service: maintenance), .init(service: server)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         group.maximumGracefulShutdownDuration = .seconds(shutdownGrace)
         group.maximumCancellationDuration = .seconds(5)
         try await ServiceGroup(configuration: group).run()
+    }
+
+    /// The configuration as this command line produces it, at start and again on each SIGHUP: the demo's
+    /// (generated in the state directory) or the file's, with --audit-durability applied over it.
+    func configurationSource(log: @escaping @Sendable (String) -> Void) -> ConfigurationSource {
+        let durability = auditDurability.flatMap(AuditDurability.init(rawValue:))
+        let adjust: @Sendable (inout GatewayConfiguration) -> Void = { configuration in
+            if let durability { configuration.auditDurability = durability }
+        }
+        guard demo else { return .file(config ?? "", adjust: adjust) }
+        let (dir, port) = (stateDir, port)
+        return ConfigurationSource(name: "demo:\(dir)") {
+            var configuration = try await DemoSetup.prepare(stateDirectory: dir, port: port, log: log)
+            adjust(&configuration)
+            return configuration
+        }
     }
 
     /// The demo's banner. It never prints a key (standard output ends up in logs): it says where the

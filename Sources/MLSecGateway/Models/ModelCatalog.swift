@@ -25,6 +25,23 @@ public final class ModelCatalog: Sendable {
     /// The configured source (a template when versioned) for `name`.
     public func source(named name: String) -> ModelSource? { state.withLock { $0.sources[name] } }
 
+    /// Every configured source, by name.
+    public var sources: [ModelSource] { state.withLock { $0.sources.values.sorted { $0.name < $1.name } } }
+
+    /// Serves `model` in place of `expected` (compared by version and digest; nil: none served) and returns
+    /// true, or changes nothing and returns false when something else is served by now (a deploy or reload
+    /// that came first wins over a refresh that loaded a model meanwhile).
+    public func install(_ model: LoadedModel, replacing expected: LoadedModel?) -> Bool {
+        let outcome = state.withLock { state -> (Bool, LoadedModel?) in
+            let current = state.models[model.name]
+            guard current?.version == expected?.version, current?.digest == expected?.digest else { return (false, nil) }
+            state.models[model.name] = model
+            return (true, current)
+        }
+        if let pool = outcome.1?.upstream, pool !== model.upstream { pool.stop() }
+        return outcome.0
+    }
+
     /// Serves `model` under its name from now on (a replaced upstream pool stops its health checks).
     public func install(_ model: LoadedModel) {
         let previous = state.withLock { $0.models.updateValue(model, forKey: model.name) }
