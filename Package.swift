@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "MLSecAccess", targets: ["MLSecAccess"]),
         .library(name: "MLSecStores", targets: ["MLSecStores"]),
         .library(name: "MLSecReceipts", targets: ["MLSecReceipts"]),
+        .library(name: "MLSecPrivacy", targets: ["MLSecPrivacy"]),
         .library(name: "MLSecDeploy", targets: ["MLSecDeploy"]),
         .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
@@ -62,6 +63,10 @@ let package = Package(
             exclude: ["Data/DIGITS-SOURCE.md"]
         ),
         .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
+        .target(
+            name: "MLSecPrivacy",
+            dependencies: ["MLSecCore", "MLSecEngine", "MLSecAudit", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
         .target(
             name: "MLSecAudit",
             dependencies: [
@@ -150,6 +155,7 @@ let package = Package(
                 "MLSecReceipts",
                 "MLSecDeploy",
                 "MLSecGateway",
+                "MLSecPrivacy",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -168,7 +174,11 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
-        .testTarget(name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore"]),
+        .testTarget(name: "MLSecPrivacyTests", dependencies: ["MLSecPrivacy", "MLSecCore", "MLSecEngine", "MLSecAudit"]),
+        .testTarget(
+            name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore", "MLSecFormats"],
+            resources: [.copy("ChatTemplates")]
+        ),
         .testTarget(
             name: "MLSecDeployTests",
             dependencies: [

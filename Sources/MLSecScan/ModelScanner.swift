@@ -82,6 +82,10 @@ public struct ModelScanner: Sendable {
             // MessagePack has no magic: a .msgpack name is checked as one.
             let claim = FormatClaims.claimed(by: path)
             if format == .unknown, claim == FormatClaims.extensions["msgpack"] { format = .msgpack }
+            // Chat templates beside a model: tokenizer_config.json (or JSON with a chat_template), *.jinja.
+            if format == .unknown, claim == nil, let report = TokenizerConfigInspector().scan(path: path, size: size, prefix: prefix) {
+                return report
+            }
             let name = try inspect(.file(path, size: size), format: format, prefix: prefix, location: nil, depth: 0,
                                    findings: &findings)
             // A name that claims a model format the content is not: malformed, never a silent "unsupported".

@@ -325,20 +325,51 @@ except ImportError as e:
 from safetensors.numpy import save as st_save
 put("benign/model.safetensors", st_save({"w": arr, "b": np.ones(3, dtype=np.float16)}), "clean")
 
+# Chat templates (Jinja code that servers render): real ones from the test suite, and sandbox escapes.
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "Tests", "MLSecScanTests", "ChatTemplates")
+with open(os.path.join(TEMPLATES, "llama-3.1-tools.jinja"), encoding="utf-8") as f:
+    LLAMA31_TEMPLATE = f.read()
+CVE_2024_34359 = ("{% for x in ().__class__.__base__.__subclasses__() %}{% if \"warning\" in x.__name__ %}"
+                  "{{x()._module.__builtins__['__import__']('os').popen(\"" + ECHO + "\")}}{%endif%}{% endfor %}")
+
 try:
     import gguf
-    path = os.path.join(OUT, "benign/tiny.gguf")
-    w = gguf.GGUFWriter(path, "llama")
-    w.add_block_count(1)
-    w.add_chat_template("{% for m in messages %}{{ m.content }}{% endfor %}")
-    w.add_tensor("tok_embd.weight", np.ones((4, 8), dtype=np.float32))
-    w.write_header_to_file()
-    w.write_kv_data_to_file()
-    w.write_tensors_to_file()
-    w.close()
-    EXPECTED["benign/tiny.gguf"] = {"verdict": "clean", "rules": ["gguf-chat-template"]}
+
+    def put_gguf(rel, template, verdict, rules, extra=()):
+        path = os.path.join(OUT, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        w = gguf.GGUFWriter(path, "llama")
+        w.add_block_count(1)
+        w.add_chat_template(template)
+        for key, value in extra:
+            w.add_string(key, value)
+        w.add_tensor("tok_embd.weight", np.ones((4, 8), dtype=np.float32))
+        w.write_header_to_file()
+        w.write_kv_data_to_file()
+        w.write_tensors_to_file()
+        w.close()
+        EXPECTED[rel] = {"verdict": verdict, "rules": list(rules)}
+
+    put_gguf("benign/tiny.gguf", "{% for m in messages %}{{ m.content }}{% endfor %}", "clean", ["gguf-chat-template"])
+    put_gguf("benign/llama31_chat_template.gguf", LLAMA31_TEMPLATE, "clean", ["gguf-chat-template"])
+    put_gguf("malicious/gguf_template_cve_2024_34359.gguf", CVE_2024_34359, "unsafe", ["template-sandbox-escape"])
+    put_gguf("malicious/gguf_template_tool_use_attr.gguf",
+             [{"name": "default", "template": LLAMA31_TEMPLATE},
+              {"name": "tool_use", "template": "{{ messages|attr('__class__') }}"}], "unsafe", ["template-sandbox-escape"])
+    put_gguf("malicious/gguf_template_unknown_call.gguf", "{{ os.system('" + ECHO + "') }}", "unsafe",
+             ["template-unknown-call"])
+    put_gguf("malicious/gguf_metadata_template.gguf", LLAMA31_TEMPLATE, "unsafe", ["template-sandbox-escape"],
+             extra=[("general.description", "{{ cycler.__init__.__globals__.os.popen('id').read() }}")])
 except ImportError as e:
     raise SystemExit(f"the gguf package is needed for the corpus: {e}")
+
+put("benign/hf_model/tokenizer_config.json", json.dumps({"bos_token": "<s>", "chat_template": LLAMA31_TEMPLATE}).encode(),
+    "clean", ["tokenizer-chat-template"])
+put("malicious/hf_model/tokenizer_config.json", json.dumps({"chat_template": [
+    {"name": "default", "template": LLAMA31_TEMPLATE}, {"name": "rag", "template": CVE_2024_34359}]}).encode(),
+    "unsafe", ["template-sandbox-escape"])
+put("malicious/hf_model/chat_template.jinja", "{{ self.__init__.__globals__ }}".encode(), "unsafe",
+    ["template-sandbox-escape"])
 
 keras_ok = {"module": "keras", "class_name": "Sequential", "config": {"layers": [
     {"module": "keras.layers", "class_name": "Dense", "config": {"units": 4, "activation": "relu"}}]}}

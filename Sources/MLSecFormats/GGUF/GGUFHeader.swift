@@ -15,8 +15,9 @@ package struct GGUFHeader: Sendable {
 
     package var version: UInt32
     package var alignment: Int
-    /// String metadata values whose key starts with `tokenizer.chat_template` (the chat templates), in file
-    /// order: the text, or nil when it is over ``maxTemplateBytes``, and its length in bytes.
+    /// String metadata values whose key starts with `tokenizer.chat_template` (the chat templates) and any other
+    /// string value that holds Jinja tags (`{%` or `{{`), in file order: the text, or nil when it is over
+    /// ``maxTemplateBytes`` or past the ``maxTemplates``/``maxKeptTemplateBytes`` kept, and its length in bytes.
     package var chatTemplates: [(key: String, template: String?, byteCount: Int)]
     package var tensors: [Tensor]
     /// Offset of the tensor data.
@@ -26,6 +27,9 @@ package struct GGUFHeader: Sendable {
     static let maxKeyValues = 1 << 20
     /// Longest chat template kept in memory (real ones are a few kilobytes).
     package static let maxTemplateBytes = 1 << 20
+    /// Most templates kept, and most bytes of them together; past either, one more entry (without text) says so.
+    package static let maxTemplates = 64
+    package static let maxKeptTemplateBytes = 8 << 20
 
     /// (elements per block, bytes per block) of ggml tensor types.
     static let blockSizes: [UInt32: (Int, Int)] = [
@@ -55,6 +59,7 @@ package struct GGUFHeader: Sendable {
         }
         alignment = 32
         chatTemplates = []
+        var keptBytes = 0
         for _ in 0..<Int(kvCount) {
             let key = try Self.string(&c, "metadata key")
             let type = try c.u32("value type of \(key)")
@@ -66,13 +71,21 @@ package struct GGUFHeader: Sendable {
                 alignment = a
                 continue
             }
-            if key.hasPrefix("tokenizer.chat_template"), type == 8 {
+            if type == 8 {
                 let n = try c.length("length of \(key)")
-                if n > Self.maxTemplateBytes {
+                let named = key.hasPrefix("tokenizer.chat_template")
+                guard n <= Self.maxTemplateBytes else {
                     try c.skip(n, key)
+                    if named { chatTemplates.append((key, nil, n)) }
+                    continue
+                }
+                let bytes = try c.take(n, key)
+                guard named || Self.holdsJinjaTags(bytes) else { continue }
+                if chatTemplates.count < Self.maxTemplates, keptBytes + n <= Self.maxKeptTemplateBytes {
+                    chatTemplates.append((key, String(decoding: bytes, as: UTF8.self), n))
+                    keptBytes += n
+                } else if chatTemplates.count <= Self.maxTemplates {
                     chatTemplates.append((key, nil, n))
-                } else {
-                    chatTemplates.append((key, String(decoding: try c.take(n, key), as: UTF8.self), n))
                 }
                 continue
             }
@@ -126,6 +139,15 @@ package struct GGUFHeader: Sendable {
             }
             previous = t.name
         }
+    }
+
+    /// Whether a string holds `{%` or `{{`: Jinja code, which renderers may run.
+    static func holdsJinjaTags(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 2 else { return false }
+        for i in 0..<(bytes.count - 1) where bytes[i] == UInt8(ascii: "{") {
+            if bytes[i + 1] == UInt8(ascii: "%") || bytes[i + 1] == UInt8(ascii: "{") { return true }
+        }
+        return false
     }
 
     /// A length-prefixed string; one longer than `keep` bytes is skipped and stands as `<n bytes>`.

@@ -20,6 +20,14 @@ public struct DiscretePrivacyLoss: Sendable {
     /// next 5-smooth length: the two differ only in where the ≤ 1e-15 of wrapped-around tail mass lands).
     func selfComposed(_ n: Int, tailMassTruncation: Double = 1e-15) throws -> DiscretePrivacyLoss {
         precondition(n >= 1)
+        let infinity = tailMassTruncation - expm1(Double(n) * log1p(-infinityMass))
+        if probabilities.count == 1 {
+            // A point mass at k composes to a point mass at n·k.
+            let (index, overflow) = lowerIndex.multipliedReportingOverflow(by: n)
+            guard !overflow else { throw MLSecError.limitExceeded("composing \(n) steps overflows the loss grid") }
+            return DiscretePrivacyLoss(interval: interval, lowerIndex: index, probabilities: probabilities,
+                                       infinityMass: -expm1(Double(n) * log1p(-infinityMass)))
+        }
         if probabilities.count <= 1000, Self.power(probabilities.count, n, atMost: 1000) {
             // dp-accounting keeps small PMFs sparse and convolves them directly, truncating only at the end.
             guard n > 1 else { return self }
@@ -29,7 +37,16 @@ public struct DiscretePrivacyLoss: Sendable {
             }
             return result
         }
-        let (lower, upper) = chernoffBounds(n, tailMassTruncation: tailMassTruncation)
+        let (lowerBound, upperBound) = chernoffBounds(n, tailMassTruncation: tailMassTruncation)
+        let (shiftedIndex, overflow) = lowerIndex.multipliedReportingOverflow(by: n)
+        guard upperBound - lowerBound + 1 <= Double(Self.maximumTransformLength), !overflow,
+              abs(Double(shiftedIndex) + lowerBound) < Double(Int.max / 2)
+        else {
+            throw MLSecError.limitExceeded(
+                "composing \(n) steps needs an FFT of more than \(Self.maximumTransformLength) points; "
+                    + "use the RDP accountant")
+        }
+        let (lower, upper) = (Int(lowerBound), Int(upperBound))
         let outputCount = upper - lower + 1
         let length = FFT.length(atLeast: max(outputCount, probabilities.count))
         guard length <= Self.maximumTransformLength else {
@@ -41,12 +58,12 @@ public struct DiscretePrivacyLoss: Sendable {
         var output = [Double](repeating: 0, count: outputCount)
         let shift = ((lower % length) + length) % length
         for index in 0..<outputCount { output[index] = cyclic[(index + shift) % length] }
-        let infinity = tailMassTruncation - expm1(Double(n) * log1p(-infinityMass))
-        return DiscretePrivacyLoss(interval: interval, lowerIndex: lowerIndex * n + lower, probabilities: output,
+        return DiscretePrivacyLoss(interval: interval, lowerIndex: shiftedIndex + lower, probabilities: output,
                                    infinityMass: infinity)
     }
 
     private static func power(_ base: Int, _ exponent: Int, atMost limit: Int) -> Bool {
+        if base <= 1 { return true }
         var value = 1
         for _ in 0..<exponent {
             value *= base
@@ -57,10 +74,10 @@ public struct DiscretePrivacyLoss: Sendable {
 
     /// dp-accounting's `compute_self_convolve_bounds`: for orders t = ±1…±20 over the support length,
     /// the Chernoff bound (n·log E[e^{tK}] + log(2/τ))/t on the index K of the n-fold sum.
-    private func chernoffBounds(_ n: Int, tailMassTruncation: Double) -> (lower: Int, upper: Int) {
+    private func chernoffBounds(_ n: Int, tailMassTruncation: Double) -> (lower: Double, upper: Double) {
         let count = probabilities.count
         var upper = Double(count - 1) * Double(n), lower = 0.0
-        guard tailMassTruncation > 0 else { return (0, Int(upper)) }
+        guard tailMassTruncation > 0 else { return (0, upper) }
         let orders = (-20..<0).map { Double($0) / Double(count) } + (1...20).map { Double($0) / Double(count) }
         let logProbabilities = probabilities.map { $0 > 0 ? log($0) : -Double.infinity }
         for order in orders {
@@ -75,7 +92,7 @@ public struct DiscretePrivacyLoss: Sendable {
             guard bound.isFinite else { continue }
             if order > 0 { upper = min(upper, bound.rounded(.up)) } else { lower = max(lower, bound.rounded(.down)) }
         }
-        return (Int(lower), Int(upper))
+        return (lower, upper)
     }
 
     /// The composition with `other` (FFT convolution), then `truncatingTails`.

@@ -1,9 +1,10 @@
-// GGUFInspector: judges GGUF files: a malformed header, and chat templates to review.
+// GGUFInspector: judges GGUF files: a malformed header, and the Jinja templates in the metadata.
 
 import MLSecCore
 import MLSecFormats
 
-/// Inspects GGUF files (llama.cpp's format) read by ``MLSecFormats/GGUFHeader``.
+/// Inspects GGUF files (llama.cpp's format) read by ``MLSecFormats/GGUFHeader``. Every chat template (and any
+/// other Jinja template in the metadata) is checked against Jinja's sandbox rules by ``ChatTemplateJudge``.
 struct GGUFInspector {
     func inspect(_ source: ModelScanner.Source, location: String?, findings: inout [Finding]) throws {
         var cursor = try ByteCursor(source)
@@ -14,10 +15,9 @@ struct GGUFInspector {
             findings.append(Finding(.high, rule: "gguf-malformed", message: error.message, location: location, class: .malformed))
             return
         }
-        for (key, _, byteCount) in header.chatTemplates {
-            findings.append(Finding(.low, rule: "gguf-chat-template",
-                                    message: "\(key): a \(byteCount)-byte Jinja chat template; review it before serving",
-                                    location: location, class: .informational))
+        for (key, template, byteCount) in header.chatTemplates {
+            ChatTemplateJudge.judge(template, byteCount: byteCount, name: key, note: "gguf-chat-template", location: location,
+                                    into: &findings)
         }
     }
 }
