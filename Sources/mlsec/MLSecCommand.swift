@@ -60,6 +60,8 @@ struct MLSecCommand: AsyncParsableCommand {
     private static func runCommandLine() async {
         do {
             var command = try parseAsRoot()
+            // MLSEC_PARSE_ONLY: parse and validate the arguments, run nothing (the docs' command lines are checked so).
+            if getenv("MLSEC_PARSE_ONLY") != nil { Glibc.exit(0) }
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
