@@ -66,7 +66,10 @@ struct ServeCommand: AsyncParsableCommand {
         let level = ProcessInfo.processInfo.environment["MLSEC_LOG_LEVEL"].flatMap(Logger.Level.init(rawValue:)) ?? .info
         LoggingSystem.bootstrap { label in JSONLogHandler(label: label, level: level) }
         let logger = Logger(label: "mlsec.gateway")
+        // One gateway per SQLite state directory (the demo writes there while it prepares).
+        if demo { try StateDirectoryLock.acquire(stateDir) }
         let configuration = try await configurationSource(log: { Terminal.note($0) }).load()
+        if configuration.databaseURL == nil { try StateDirectoryLock.acquire(configuration.stateDirectory) }
         if configuration.auditDurability == .batch {
             logger.warning("audit durability is batch: answers do not wait for their audit entries; a crash can lose the last few milliseconds of entries")
         }
