@@ -17,18 +17,21 @@ struct AuditCommand: AsyncParsableCommand {
         abstract: "Append to, prove and verify the tamper-evident audit log (RFC 6962 Merkle log in SQLite or PostgreSQL).",
         discussion: """
             Examples:
-              echo '{"time":"2026-11-29T08:00:00Z","actor":"alice","action":"infer","resource":"models/digits","decision":"allow"}' \\
-                | mlsec audit append --log audit.db --json --print-index
+              mlsec audit append --log audit.db --json --print-index < events.jsonl
               mlsec audit root --log audit.db
               mlsec audit prove-inclusion --log audit.db --index 0
               mlsec audit prove-consistency --log audit.db --from 1 --to 2
               mlsec audit verify --log audit.db
-              mlsec audit keygen --name example.com/audit --private-key audit-note.key > audit.vkey
-              mlsec audit checkpoint --log audit.db --private-key audit-note.key --origin example.com/audit > cp.txt
-              mlsec audit verify-checkpoint --checkpoint cp.txt --verifier-key audit.vkey --log audit.db
+              mlsec audit keygen --name example.com/audit --private-key audit-note.key \\
+                --verifier-key audit.vkey
+              mlsec audit checkpoint --log audit.db --private-key audit-note.key \\
+                --origin example.com/audit > cp.txt
+              mlsec audit verify-checkpoint --checkpoint cp.txt --verifier-key audit.vkey \\
+                --log audit.db
               mlsec audit list --log audit.db --decision deny --limit 20
               mlsec audit show --log audit.db 0
-              mlsec audit verify --database postgres://mlsec@db.internal/mlsec --password-file db.pw   # replicas' shared log
+              mlsec audit verify --database postgres://mlsec@db.internal/mlsec \\
+                --password-file db.pw   # the replicas' shared log in PostgreSQL
             """,
         subcommands: [Append.self, Root.self, ProveInclusion.self, ProveConsistency.self, Verify.self, Keygen.self,
                       MakeCheckpoint.self, VerifyCheckpoint.self, List.self, Show.self]
@@ -65,6 +68,18 @@ struct AuditCommand: AsyncParsableCommand {
                 Lines are appended in batches (what is available on standard input at once, at most 10,000 lines), \
                 each batch in one durable transaction; with --print-index each entry's 0-based index is printed \
                 only after its batch is on disk. A bad line stops the command (exit 2) before its batch is written.
+
+                With --json each line is one audit event, a JSON object of strings: time (RFC 3339), actor, \
+                action, resource and decision (allow, deny or error), and optionally reason, request_id and the \
+                digests request_digest, model_digest and receipt_digest (sha256:<64 hex digits>). For example, \
+                written on one line in the input:
+                  {"time": "2026-11-29T08:00:00Z", "actor": "alice", "action": "infer",
+                   "resource": "models/digits", "decision": "allow"}
+                With --hex each line is the hex encoding of a raw leaf's bytes.
+
+                Examples:
+                  mlsec audit append --log audit.db --json --print-index < events.jsonl
+                  printf '00\\n1020\\n' | mlsec audit append --log raw.db --hex
                 """)
         @OptionGroup var options: LogOption
         @Flag(help: "Lines are JSON audit events (validated against the schema, stored as canonical JSON).")
@@ -146,7 +161,13 @@ struct AuditCommand: AsyncParsableCommand {
     }
 
     struct Root: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print the root hash: {\"size\": n, \"root\": \"hex\"}.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print the root hash: {\"size\": n, \"root\": \"hex\"}.",
+            discussion: """
+                Examples:
+                  mlsec audit root --log audit.db
+                  mlsec audit root --log audit.db --size 1000
+                """)
         @OptionGroup var options: LogOption
         @Option(help: "The tree size (default: the whole log).")
         var size: UInt64?
@@ -159,7 +180,15 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct ProveInclusion: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "prove-inclusion", abstract: "Print the inclusion proof of an entry.")
+            commandName: "prove-inclusion", abstract: "Print the inclusion proof of an entry.",
+            discussion: """
+                Prints {"index": i, "size": n, "proof": ["hex", ...]}: the RFC 6962 audit path from the entry's \
+                leaf to the root of the first n entries.
+
+                Examples:
+                  mlsec audit prove-inclusion --log audit.db --index 17
+                  mlsec audit prove-inclusion --log audit.db --index 17 --size 1000
+                """)
         @OptionGroup var options: LogOption
         @Option(help: "The entry's 0-based index.")
         var index: UInt64
@@ -174,7 +203,14 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct ProveConsistency: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "prove-consistency", abstract: "Print the consistency proof between two tree sizes.")
+            commandName: "prove-consistency", abstract: "Print the consistency proof between two tree sizes.",
+            discussion: """
+                Prints {"from": m, "to": n, "proof": ["hex", ...]}: the RFC 6962 proof that the first m entries \
+                are unchanged in the tree of the first n.
+
+                Examples:
+                  mlsec audit prove-consistency --log audit.db --from 1000 --to 2000
+                """)
         @OptionGroup var options: LogOption
         @Option(help: "The older size (> 0).")
         var from: UInt64
@@ -189,7 +225,12 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Recompute every hash from the entries (exit 0 intact, 1 tampered, naming the first bad entry).")
+            abstract: "Recompute every hash from the entries (exit 0 intact, 1 tampered, naming the first bad entry).",
+            discussion: """
+                Examples:
+                  mlsec audit verify --log audit.db
+                  mlsec audit verify --database postgres://mlsec@db/mlsec --password-file db.pw
+                """)
         @OptionGroup var options: LogOption
 
         func run() async throws {
@@ -203,7 +244,14 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Keygen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create an Ed25519 checkpoint signing key (C2SP signed-note format); prints its verifier key.")
+            abstract: "Create an Ed25519 checkpoint signing key (C2SP signed-note format); prints its verifier key.",
+            discussion: """
+                Examples:
+                  mlsec audit keygen --name example.com/audit --private-key audit-note.key \\
+                    --verifier-key audit.vkey
+                  mlsec audit keygen --name example.com/audit --private-key audit-note.key \\
+                    > audit.vkey
+                """)
         @Option(help: "The key name, usually the log's origin (no spaces or '+').")
         var name: String
         @Option(name: .customLong("private-key"), help: "Where to write the signer key (mode 0600).")
@@ -223,7 +271,15 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct MakeCheckpoint: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "checkpoint", abstract: "Print a signed checkpoint (C2SP tlog-checkpoint) of the log.")
+            commandName: "checkpoint", abstract: "Print a signed checkpoint (C2SP tlog-checkpoint) of the log.",
+            discussion: """
+                Examples:
+                  mlsec audit checkpoint --log audit.db --private-key audit-note.key \\
+                    --origin example.com/audit > cp.txt
+                  mlsec audit checkpoint --database postgres://mlsec@db/mlsec \\
+                    --password-file db.pw --private-key audit-note.key \\
+                    --origin example.com/audit > cp.txt
+                """)
         @OptionGroup var options: LogOption
         @Option(name: .customLong("private-key"), help: "The signer key file (from `mlsec audit keygen`).")
         var privateKey: String

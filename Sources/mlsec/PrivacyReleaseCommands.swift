@@ -19,10 +19,11 @@ struct PrivacyRelease: AsyncParsableCommand {
             nothing. With --group-by each group's rows are disjoint, so all groups together cost one release; the \
             group names themselves come from the data and are published as they are.
 
-            Example:
-              mlsec privacy budget --ledger ledger.db --dataset patients --set-epsilon 2 --set-delta 1e-6
-              mlsec privacy release --data patients.csv --query mean --column age --bounds 0,100 --epsilon 0.5 \\
-                --ledger ledger.db --dataset patients
+            Examples:
+              mlsec privacy budget --ledger ledger.db --dataset patients \\
+                --set-epsilon 2 --set-delta 1e-6
+              mlsec privacy release --data patients.csv --query mean --column age \\
+                --bounds 0,100 --epsilon 0.5 --ledger ledger.db --dataset patients
             """)
 
     @Option(help: "The CSV file (a header row).") var data: String
@@ -85,7 +86,8 @@ struct PrivacyBudgetCommand: AsyncParsableCommand {
             already spent is refused.
 
             Examples:
-              mlsec privacy budget --ledger ledger.db --dataset patients --set-epsilon 2 --set-delta 1e-6
+              mlsec privacy budget --ledger ledger.db --dataset patients \\
+                --set-epsilon 2 --set-delta 1e-6
               mlsec privacy budget --ledger ledger.db --dataset patients
             """)
 
