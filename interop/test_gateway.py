@@ -505,6 +505,12 @@ def test_jwt_authentication(gateway, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+    # The refusals' audit reasons are sentences, not JWTKit's debug dumps (issue 16).
+    entries = json.loads(mlsec("audit", "list", "--log", tmp_path / "state" / "audit.db", "--decision", "deny",
+                               "--format", "json", check=0).stdout)["entries"]
+    reasons = [e.get("reason", "") for e in entries if e.get("reason", "").startswith("jwt")]
+    assert any(r.startswith("jwt mismatch: a claim of the token is not valid: expired") for r in reasons), reasons
+    assert not any("JWTKitError" in r or "errorType" in r or "DecodingError" in r for r in reasons), reasons
 
 
 def test_schemathesis_bounded_run_finds_no_server_errors_or_schema_violations(gateway, tmp_path):

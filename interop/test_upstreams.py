@@ -176,3 +176,67 @@ def test_hanging_upstream_times_out_and_requests_go_elsewhere(tmp_path):
         for p in [front, b.proc]:
             if p:
                 stop(p)
+
+
+def test_unreachable_upstreams_are_named_in_words(tmp_path):
+    """Issue 16: a start that reaches no upstream says why for each, in words (connection refused, an unknown
+    host, a certificate that does not verify, TLS spoken to a plain HTTP server), never as a Swift error dump."""
+    import datetime
+    import http.server
+    import ssl
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
+            .sign(key, hashes.SHA256()))
+    (tmp_path / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                         serialization.NoEncryption()))
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    tls = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    tls.socket = context.wrap_socket(tls.socket, server_side=True)
+    plain = http.server.HTTPServer(("127.0.0.1", 0), http.server.BaseHTTPRequestHandler)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = s.getsockname()[1]
+    threads = [threading.Thread(target=server.serve_forever, daemon=True) for server in (tls, plain)]
+    for t in threads:
+        t.start()
+    try:
+        upstreams = {
+            "refused": f"http://127.0.0.1:{closed}",
+            "unknown host": "http://upstream.invalid:8000",
+            "self-signed": f"https://localhost:{tls.server_address[1]}",
+            "plain HTTP": f"https://127.0.0.1:{plain.server_address[1]}",
+        }
+        config = tmp_path / "front.json"
+        config.write_text(json.dumps({
+            "listen": {"host": "127.0.0.1", "port": 0}, "state_dir": str(tmp_path / "state"),
+            "models": [{"name": "digits", "upstreams": [{"url": u} for u in upstreams.values()],
+                        "upstream_policy": {"timeout_ms": 2000}}],
+        }))
+        mlsec("apikey", "create", "--state-dir", tmp_path / "state", "--init", "--name", "t", "--role", "admin",
+              "--models", "*", check=0)
+        proc = mlsec("serve", "--config", config)
+        assert proc.returncode != 0
+        error = proc.stderr
+        assert "no upstream answered its metadata" in error, error
+        assert f"{upstreams['refused']}: connection refused" in error, error
+        assert f"{upstreams['unknown host']}: cannot resolve upstream.invalid" in error, error
+        assert f"{upstreams['self-signed']}: TLS handshake failed: certificate verify failed" in error, error
+        assert f"{upstreams['plain HTTP']}: TLS handshake failed" in error, error
+        for dump in ("NIOConnectionError", "HTTPClientError", "NIOSSLError", "BoringSSL", "IOError", "SocketAddressError", "errno:"):
+            assert dump not in error, (dump, error)
+    finally:
+        for server in (tls, plain):
+            server.shutdown()
+            server.server_close()

@@ -124,8 +124,9 @@ public final class QuotaTracker: Sendable {
     }
 
     /// Usage could not be read from the store: nothing is admitted (quotas fail closed).
-    public struct Unavailable: Error, Sendable {
+    public struct Unavailable: Error, Sendable, ReadableError {
         public var detail: String
+        public var readableDescription: String { detail }
     }
 
     /// Admits and counts one request of `elements` elements for `key`.
@@ -175,7 +176,7 @@ public final class QuotaTracker: Sendable {
         do {
             stored = try await store?.loadUsage(windows: missing) ?? [:]
         } catch {
-            throw Unavailable(detail: String(String(describing: error).prefix(160)))
+            throw Unavailable(detail: readable(error, limit: 160))
         }
         state.withLock { state in
             for window in missing where !state.loadedWindows.contains(window) {

@@ -101,7 +101,7 @@ struct AdminRoutes {
         } catch let error as MLSecError where error.code == .usage {
             throw GatewayError.badRequest(error.message)
         } catch {
-            context.logger.error("store call failed", metadata: ["store": "\(what)", "error": "\(String(describing: error).prefix(300))"])
+            context.logger.error("store call failed", metadata: ["store": "\(what)", "error": "\(readable(error))"])
             throw GatewayError.unavailable("\(what) is unavailable; retry later")
         }
     }
@@ -167,7 +167,7 @@ struct AdminRoutes {
         do {
             model = try await LoadedModel.load(versioned, loader: services.loader)
         } catch {
-            let detail = (error as? MLSecError)?.message ?? "\(error)"
+            let detail = readable(error)
             let refused = (error as? MLSecError)?.code == .verificationFailed
             // The caller learns the category; paths and details stay in the audit log.
             let message = refused
@@ -192,7 +192,7 @@ struct AdminRoutes {
             try await services.servedVersions.record(record)
         } catch {
             context.logger.error("cannot record the served version; the deploy is not applied", metadata: [
-                "model": "\(name)", "version": "\(model.version)", "error": "\(String(describing: error).prefix(300))",
+                "model": "\(name)", "version": "\(model.version)", "error": "\(readable(error))",
             ])
             throw await services.audit.refusal(
                 .unavailable("the served version of \(name) could not be recorded, so version \(model.version) was not deployed; retry later"),

@@ -124,7 +124,7 @@ public final class AuditRecorder: Sendable {
         } catch let failure as GatewayError {
             return failure
         } catch {
-            return Self.unavailable(String(describing: error))
+            return Self.unavailable(readable(error))
         }
     }
 
@@ -199,7 +199,7 @@ public final class AuditRecorder: Sendable {
                         if recovered { logger.notice("audit appends work again", metadata: ["store": "\(store.location)"]) }
                         for waiter in waiters { waiter.resume() }
                     } catch {
-                        let message = String(((error as? MLSecError)?.message ?? "\(error)").prefix(300))
+                        let message = String(readable(error).prefix(300))
                         let first = shared.pending.withLock { state -> Bool in
                             defer { state.failure = message }
                             return state.failure == nil

@@ -81,7 +81,7 @@ public struct GatewayMaintenance: Service {
             try await services.audit.drain()
             return true
         } catch {
-            logger.critical("the audit queue could not be written at shutdown", metadata: ["error": "\(error)"])
+            logger.critical("the audit queue could not be written at shutdown", metadata: ["error": "\(readable(error))"])
             return false
         }
     }
@@ -92,7 +92,7 @@ public struct GatewayMaintenance: Service {
             do {
                 try await services.audit.record(event)
             } catch {
-                logger.error("cannot record a counted authentication-failure entry", metadata: ["error": "\(error)"])
+                logger.error("cannot record a counted authentication-failure entry", metadata: ["error": "\(readable(error))"])
             }
         }
     }
@@ -113,7 +113,7 @@ public struct GatewayMaintenance: Service {
             defer { failing = true }
             if !failing {
                 logger.error("cannot refresh API keys and roles; keys are refused once the cache is too old",
-                             metadata: ["error": "\(String(describing: error).prefix(300))"])
+                             metadata: ["error": "\(readable(error))"])
             }
         }
     }
@@ -122,7 +122,7 @@ public struct GatewayMaintenance: Service {
         do {
             try await services.admission.quotas.save()
         } catch {
-            logger.error("cannot save quota usage; will retry", metadata: ["error": "\(error)"])
+            logger.error("cannot save quota usage; will retry", metadata: ["error": "\(readable(error))"])
         }
     }
 
@@ -157,7 +157,7 @@ public struct GatewayMaintenance: Service {
             }
             logger.notice("configuration reloaded: models, roles and JWKS keys", metadata: ["models": "\(models.count)"])
         } catch {
-            let message = (error as? MLSecError)?.message ?? "\(error)"
+            let message = readable(error)
             logger.error("configuration reload failed; still serving the previous models", metadata: ["error": "\(message)"])
             try? await services.audit.record(AuditEvent(
                 actor: "gateway", action: "config.reload", resource: configurationPath, decision: .error,

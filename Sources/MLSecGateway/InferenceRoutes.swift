@@ -170,7 +170,7 @@ struct InferenceRoutes {
         } catch {
             // Never a silently wrong answer: a 500, an audit entry, a critical log line and an alert counter.
             let failure = error as? GatewayError
-                ?? GatewayError(.internalServerError, "inference failed", auditReason: "inference failed: \(error)")
+                ?? GatewayError(.internalServerError, "inference failed", auditReason: "inference failed: \(readable(error))")
             // Unavailable upstreams (503) are an availability event counted as rejections, not a wrong answer.
             if failure.status != .serviceUnavailable {
                 let kind = failure.auditReason.hasPrefix("output validation") ? "output_validation"

@@ -101,7 +101,7 @@ public final class JWTAuthenticator: Sendable {
         do {
             _ = try await keys.add(jwksJSON: String(decoding: JSONWriter.bytes(.object([("keys", .array(pinned))])), as: UTF8.self))
         } catch {
-            throw MLSecError.malformed("\(path) is not a usable JWKS: \(error)")
+            throw MLSecError.malformed("\(path) is not a usable JWKS: \(readable(error))")
         }
         return Keys(collection: keys, algorithms: algorithms)
     }
@@ -148,7 +148,7 @@ public final class JWTAuthenticator: Sendable {
         do {
             claims = try await keys.collection.verify(token, as: GatewayClaims.self)
         } catch {
-            return .failure(.init(reason: .mismatch, detail: String(String(describing: error).prefix(160))))
+            return .failure(.init(reason: .mismatch, detail: readable(error, limit: 160)))
         }
         guard claims.iss.value == configuration.issuer, (try? claims.aud.verifyIntendedAudience(includes: configuration.audience)) != nil
         else { return .failure(.init(reason: .mismatch)) }

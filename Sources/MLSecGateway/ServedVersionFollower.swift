@@ -49,7 +49,7 @@ public final class ServedVersionFollower: Sendable {
             let first = state.withLock { state in defer { state.unreadable = true }; return !state.unreadable }
             if first {
                 logger.error("cannot read the recorded served versions; serving the current versions until they can be read",
-                             metadata: ["error": "\(String(describing: error).prefix(300))"])
+                             metadata: ["error": "\(readable(error))"])
             }
             return []
         }
@@ -86,7 +86,7 @@ public final class ServedVersionFollower: Sendable {
             state.withLock { $0.failed[choice.name] = (wanted, time) }
             guard previousFailure?.wanted != wanted else { return false }  // logged when it first failed
             logger.error("model \(choice.name): cannot serve version \(choice.version); still serving version \(served?.version ?? "none")",
-                         metadata: ["error": "\((error as? MLSecError)?.message ?? String(describing: error).prefix(500).description)"])
+                         metadata: ["error": "\(readable(error, limit: 500))"])
             return false
         }
     }

@@ -50,7 +50,7 @@ public enum StateStores {
         } catch let error as MLSecError {
             throw error
         } catch {
-            throw MLSecError.io("cannot prepare the shared state in PostgreSQL (\(pool.location)): \(String(describing: error).prefix(300))")
+            throw MLSecError.io("cannot prepare the shared state in PostgreSQL (\(pool.location)): \(readable(error))")
         }
     }
 

@@ -3,6 +3,7 @@
 import Foundation
 import HTTPTypes
 import MLSecAccess
+import MLSecCore
 
 /// The availability limits from the configuration (`limits`), with strict defaults.
 public struct AvailabilityLimits: Sendable, Equatable {
@@ -131,7 +132,7 @@ public final class InferenceAdmission: Sendable {
             } catch {
                 // Fail closed: without the shared state no limit can be enforced, so nothing is admitted.
                 throw GatewayError(.serviceUnavailable, "rate-limit state is unavailable; retry later", headers: [.retryAfter: "1"],
-                                   auditReason: "rate-limit backend: \(String(describing: error).prefix(160))")
+                                   auditReason: "rate-limit backend: \(readable(error, limit: 160))")
             }
             headers[Self.policyField] = items.map { name, item in
                 "\"\(name)\";q=\(item.limit.burst);w=\(max(1, RateLimitMiddleware.seconds(Double(item.limit.burst) / item.limit.requestsPerSecond)))"
@@ -167,7 +168,7 @@ public final class InferenceAdmission: Sendable {
                                    headers: headers, auditReason: "quota \(error.policy) \(error.quota)")
             } catch {
                 throw GatewayError(.serviceUnavailable, "quota state is unavailable; retry later", headers: [.retryAfter: "1"],
-                                   auditReason: "quota: \(String(describing: error).prefix(160))")
+                                   auditReason: "quota: \(readable(error, limit: 160))")
             }
         }
     }

@@ -5,6 +5,7 @@ import Foundation
 import Hummingbird
 import MLSecAccess
 import MLSecAudit
+import MLSecCore
 import HTTPTypes
 
 struct RateLimitMiddleware: RouterMiddleware {
@@ -30,7 +31,7 @@ struct RateLimitMiddleware: RouterMiddleware {
             decision = try await limiter.decide([RateLimiter.Item(key: principal.id, limit: limit)])[0]
         } catch {
             throw GatewayError(.serviceUnavailable, "rate-limit state is unavailable; retry later", headers: [.retryAfter: "1"],
-                               auditReason: "rate-limit backend: \(String(describing: error).prefix(160))")
+                               auditReason: "rate-limit backend: \(readable(error, limit: 160))")
         }
         let window = Self.seconds(Double(limit.burst) / limit.requestsPerSecond)
         var headers: HTTPFields = [

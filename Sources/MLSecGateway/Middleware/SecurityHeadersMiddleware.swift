@@ -54,7 +54,7 @@ struct SecurityHeadersMiddleware: RouterMiddleware {
             }
             response = try refusal.response(from: request, context: context)
         } catch {
-            context.logger.error("internal error", metadata: ["request_id": "\(context.requestID)", "error": "\(error)"])
+            context.logger.error("internal error", metadata: ["request_id": "\(context.requestID)", "error": "\(readable(error))"])
             var failure = GatewayError(.internalServerError, "internal error", auditReason: "internal error")
             if let audit {
                 failure = await audit.refusal(failure, AuditEvent(

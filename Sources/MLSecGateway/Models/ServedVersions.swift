@@ -66,7 +66,7 @@ public enum ServedVersions {
             model = try await LoadedModel.load(try choice.source.resolved(version: deploy.version), loader: loader)
         } catch {
             let underlying = error as? MLSecError
-            throw MLSecError(underlying?.code ?? .io, "\(refusal(choice, deploy)) cannot be loaded: \(underlying?.message ?? "\(error)"); "
+            throw MLSecError(underlying?.code ?? .io, "\(refusal(choice, deploy)) cannot be loaded: \(readable(error)); "
                 + wayOut(choice, deploy))
         }
         guard model.digest == deploy.digest else {

@@ -232,7 +232,7 @@ public final class UpstreamPool: Sendable {
                 throw GatewayError(.badGateway, "the model's upstream refused the request", auditReason: failure.message)
             } catch {
                 finish(index, success: false)
-                lastFailure = "upstream \(member.endpoint.url): \(String(describing: error).prefix(160))"
+                lastFailure = "upstream \(member.endpoint.url): \(readable(error, limit: 160))"
             }
         }
         throw GatewayError(.serviceUnavailable, "the model's upstreams are unavailable; retry later", headers: [.retryAfter: "1"],
@@ -254,7 +254,7 @@ public final class UpstreamPool: Sendable {
                 return try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 1024))
                     .parse(bytes, context: "upstream metadata")
             } catch {
-                failures.append("\(member.endpoint.url): \(String(describing: error).prefix(120))")
+                failures.append("\(member.endpoint.url): \(readable(error, limit: 120))")
             }
         }
         throw MLSecError.io("model \(model): no upstream answered its metadata (\(failures.joined(separator: "; ")))")
