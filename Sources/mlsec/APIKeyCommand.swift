@@ -56,6 +56,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Create a key; prints it once.",
             discussion: """
                 Prints {"id": ..., "key": ...}; the key is shown only this once (only its hash is stored).
@@ -118,6 +119,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List keys (no secrets).",
             discussion: """
                 Examples:
@@ -132,6 +134,7 @@ struct APIKeyCommand: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "revoke",
             abstract: "Revoke a key: running gateways refuse it within about a second.",
             discussion: """
                 Prints the revoked key's record and says on standard error which key it was.

@@ -63,6 +63,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Append: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "append",
             abstract: "Append entries read from standard input, one per line.",
             discussion: """
                 Lines are appended in batches (what is available on standard input at once, at most 10,000 lines), \
@@ -162,6 +163,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Root: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "root",
             abstract: "Print the root hash: {\"size\": n, \"root\": \"hex\"}.",
             discussion: """
                 Examples:
@@ -225,6 +227,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Recompute every hash from the entries (exit 0 intact, 1 tampered, naming the first bad entry).",
             discussion: """
                 Examples:
@@ -244,6 +247,7 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Keygen: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "keygen",
             abstract: "Create an Ed25519 checkpoint signing key (C2SP signed-note format); prints its verifier key.",
             discussion: """
                 Examples:

@@ -12,6 +12,7 @@ extension AuditCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List entries oldest first, one line each: index, time, actor, action, resource, decision, reason.",
             discussion: """
                 Filters are exact matches and combine (all must hold); entries that are not audit events (appended \

@@ -8,6 +8,7 @@ import MLSecCore
 extension AuditCommand {
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Print one entry in full: its fields, its leaf hash, and its inclusion proof against the current root.",
             discussion: """
                 The leaf hash is recomputed from the entry's bytes and checked against the log's current root \

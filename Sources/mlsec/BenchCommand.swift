@@ -20,6 +20,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "audit",
             abstract: "Audit log: durable appends per second (vs plain SQLite) and proof time at a large size.",
             discussion: """
                 The defaults are a full run: 200000 timed appends, then the log is grown to 10 million entries \
@@ -77,6 +78,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Gemm: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "gemm",
             abstract: "Square float32 matrix multiply, GFLOP/s (median).",
             discussion: """
                 Example:
@@ -102,6 +104,7 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct Train: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "train",
             abstract: "Train an MLP on the digits training split; examples per second (median of repeats).",
             discussion: """
                 Example:

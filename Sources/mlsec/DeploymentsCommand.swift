@@ -48,6 +48,7 @@ struct DeploymentsCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "Print the recorded deploys as JSON (with --config: the version each model serves and why).",
             discussion: """
                 Examples:
@@ -82,6 +83,7 @@ struct DeploymentsCommand: AsyncParsableCommand {
 
     struct Reset: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reset",
             abstract: "Forget a model's recorded deploy: the configured version is served again (at the next start, SIGHUP or refresh).",
             discussion: """
                 Examples:

@@ -182,6 +182,7 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List the keys and their versions.",
             discussion: """
                 Examples:
@@ -206,6 +207,7 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Create a named key (its first version is active).",
             discussion: """
                 The keyring's folders are created (mode 0700) when they do not exist.
@@ -226,6 +228,7 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Rotate: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "rotate",
             abstract: "Make a new version of a key active and re-wrap stored files for it.",
             discussion: """
                 The previous version keeps decrypting until it is retired. --rewrap re-writes the header of each \
@@ -250,6 +253,7 @@ struct KeysCommand: AsyncParsableCommand {
 
     struct Retire: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "retire",
             abstract: "Retire a previous key version: its secret is destroyed and it decrypts nothing more.",
             discussion: """
                 Example:

@@ -180,6 +180,7 @@ struct ModelCommand: AsyncParsableCommand {
 
     struct Prune: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "prune",
             abstract: "Zero the smallest-magnitude fraction of the weights (biases kept).",
             discussion: "Example:\n  mlsec model prune --model ./digits-mlp --fraction 0.5 --out ./pruned")
 

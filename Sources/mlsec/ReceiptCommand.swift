@@ -20,6 +20,7 @@ struct ReceiptCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check a receipt's signature and, optionally, that it covers a request and response.",
             discussion: """
                 Exit 0 when the receipt verifies, 1 when it does not, 2 for unreadable input. Without --request \

@@ -38,6 +38,15 @@ struct ScanCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        try await Self.scan(paths: paths, format: format, output: output, policy: policy, strict: strict)
+    }
+
+    /// The scan, also run without the argument parser for `mlsec scan PATH...` (MLSecCommand.runWithoutParser,
+    /// docs/scanning.md "Start-up"): each default here is its option's default above (interop/test_startup.py
+    /// compares both ways on the corpus), and a new option needs its parameter here.
+    static func scan(
+        paths: [String], format: Format = .text, output: String? = nil, policy: String? = nil, strict: Bool = false
+    ) async throws {
         var options = ScanOptions()
         if let policy { options.policy = try ScanPolicy.load(path: policy) }
         let report = try ModelScanner(options: options).scan(paths: paths)
