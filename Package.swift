@@ -65,8 +65,12 @@ let package = Package(
         .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
         .target(
             name: "MLSecPrivacy",
-            dependencies: ["MLSecCore", "MLSecEngine", "MLSecAudit", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: [
+                "MLSecCore", "MLSecEngine", "MLSecAudit", "CMLSecRandom", .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
+        // Bulk CSPRNG bytes from swift-crypto's BoringSSL (RAND_bytes), for DP-SGD's noise and sampling.
+        .target(name: "CMLSecRandom", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
             name: "MLSecAudit",
             dependencies: [

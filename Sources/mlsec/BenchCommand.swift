@@ -14,9 +14,10 @@ struct BenchCommand: AsyncParsableCommand {
             Examples:
               mlsec bench gemm --sizes 256,512
               mlsec bench train --epochs 5
+              mlsec bench dpsgd --epochs 30
               mlsec bench audit --entries 20000 --proof-size 100000 --directory /tmp
             """,
-        subcommands: [Gemm.self, Train.self, ExportDigits.self, Audit.self])
+        subcommands: [Gemm.self, Train.self, ExportDigits.self, Audit.self, DPSGDBench.self])
 
     struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -106,6 +106,9 @@ struct TrainCommand: AsyncParsableCommand {
                   --architecture mlp:64-128-10 --epochs 100 --out ./digits-mlp
               mlsec train --data more.csv --label-column label --init ./digits-mlp \\
                   --epochs 5 --out ./digits-mlp-tuned
+              mlsec train --data digits-train --label-column label \\
+                  --architecture mlp:64-128-10 --epochs 30 --dp --target-epsilon 3 \\
+                  --delta 1e-5 --clip-norm 1 --sample-rate 0.0435 --out ./digits-dp
             """)
 
     @Option(help: "CSV file or digits / digits-train / digits-test.") var data: String
@@ -113,18 +116,24 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "mlp:IN-H-...-OUT (e.g. mlp:64-128-10), logreg:IN-OUT, or a model.json file.") var architecture: String?
     @Option(help: "Continue training an existing model directory (fine-tuning).") var `init`: String?
     @Option(help: "Passes over the data.") var epochs: Int
-    @Option(name: .customLong("batch-size"), help: "Examples per step.") var batchSize: Int = 32
-    @Option(help: "sgd or adam.") var optimizer: OptimizerKind = .adam
-    @Option(name: .customLong("learning-rate"), help: "Step size (default 0.001 for adam, 0.1 for sgd).") var learningRate: Float?
-    @Option(help: "Seed for initialisation and shuffling.") var seed: UInt64 = 0
+    @Option(name: .customLong("batch-size"), help: "Examples per step (default 32; not with --dp).") var batchSize: Int?
+    @Option(help: "sgd or adam (default adam; sgd with --dp).") var optimizer: OptimizerKind?
+    @Option(name: .customLong("learning-rate"), help: "Step size (default 0.001 for adam, 0.1 for sgd, 0.25 for sgd with --dp).") var learningRate: Float?
+    @Option(help: "SGD momentum, in [0, 1).") var momentum: Float = 0
+    @Option(help: "Seed for initialisation and shuffling (with --dp, initialisation only).") var seed: UInt64 = 0
     @Option(help: "Output model directory.") var out: String
     @Flag(help: "Overwrite a model already in --out.") var force = false
+    @OptionGroup(title: "Differential privacy") var privacy: PrivateTrainingOptions
 
     func validate() throws {
         if architecture == nil, `init` == nil { throw ValidationError("give --architecture or --init") }
         if epochs < 1 || epochs > 1_000_000 { throw ValidationError("--epochs must be 1...1000000") }
-        if batchSize < 1 || batchSize > 1 << 16 { throw ValidationError("--batch-size must be 1...65536") }
+        if let batchSize, batchSize < 1 || batchSize > 1 << 16 { throw ValidationError("--batch-size must be 1...65536") }
+        if privacy.dp, batchSize != nil {
+            throw ValidationError("--batch-size does not apply with --dp: batches are Poisson-sampled with --sample-rate")
+        }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive") }
+        if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
     }
 
     /// A named form (`mlp:...`, `logreg:...`) or a model.json file; anything else says which forms there are.
@@ -153,8 +162,13 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             throw MLSecError.usage("give --architecture or --init")
         }
-        let options = TrainingOptions(epochs: epochs, batchSize: batchSize, optimizer: optimizer,
-                                      learningRate: learningRate, seed: seed)
+        if privacy.dp {
+            try privacy.train(&model, on: dataset, epochs: epochs, optimizer: optimizer, learningRate: learningRate,
+                              momentum: momentum, out: out)
+            return
+        }
+        let options = TrainingOptions(epochs: epochs, batchSize: batchSize ?? 32, optimizer: optimizer ?? .adam,
+                                      learningRate: learningRate, seed: seed, momentum: momentum)
         let summary = try Trainer.train(&model, on: dataset, options: options) { epoch, loss, accuracy in
             if Terminal.stderrIsTerminal {
                 Terminal.note(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", epoch, epochs, loss, accuracy))
