@@ -20,7 +20,8 @@ public struct ConnectionLimits: Sendable, Equatable {
     /// mod_reqtimeout does: a client that trickles its body is closed, a slow but steady upload is not.
     public var bodyTimeout: Duration = .seconds(10)
     public var minBodyBytesPerSecond = 65_536
-    /// Open connections allowed from one client address; more are closed at once (`max_connections_per_address`).
+    /// Open connections allowed from one client address (IPv6: one /64); more are closed at once
+    /// (`max_connections_per_address`).
     public var maxPerAddress = 64
 
     public init() {}
@@ -124,7 +125,8 @@ final class ConnectionGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private func admit(_ context: ChannelHandlerContext) {
         guard address == nil, !refused else { return }
-        let key = context.channel.remoteAddress?.ipAddress ?? "unknown"
+        // IPv6 clients count per /64 (what one host can hold), as failed authentications do.
+        let key = FailedAuthentications.addressKey(context.channel.remoteAddress?.ipAddress)
         if table.open(key) {
             address = key
         } else {
