@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "MLSecStores", targets: ["MLSecStores"]),
         .library(name: "MLSecReceipts", targets: ["MLSecReceipts"]),
         .library(name: "MLSecPrivacy", targets: ["MLSecPrivacy"]),
+        .library(name: "MLSecRobustness", targets: ["MLSecRobustness"]),
         .library(name: "MLSecDeploy", targets: ["MLSecDeploy"]),
         .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
@@ -69,6 +70,11 @@ let package = Package(
                 "MLSecCore", "MLSecEngine", "MLSecAudit", "CMLSecRandom", .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
+        // Attacks, defenses, certification and the robustness report, over the native engine.
+        .target(
+            name: "MLSecRobustness",
+            dependencies: ["MLSecCore", "MLSecEngine", .product(name: "Crypto", package: "swift-crypto")]
+        ),
         // Bulk CSPRNG bytes from swift-crypto's BoringSSL (RAND_bytes), for DP-SGD's noise and sampling.
         .target(name: "CMLSecRandom", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
         .target(
@@ -109,6 +115,7 @@ let package = Package(
             name: "MLSecGateway",
             dependencies: [
                 "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecAudit", "MLSecAccess", "MLSecReceipts", "MLSecDeploy",
+                "MLSecRobustness",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -160,7 +167,11 @@ let package = Package(
                 "MLSecDeploy",
                 "MLSecGateway",
                 "MLSecPrivacy",
+                "MLSecRobustness",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -185,6 +196,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
+        .testTarget(name: "MLSecRobustnessTests", dependencies: ["MLSecRobustness", "MLSecCore", "MLSecEngine"]),
         .testTarget(name: "MLSecPrivacyTests", dependencies: ["MLSecPrivacy", "MLSecCore", "MLSecEngine", "MLSecAudit"]),
         .testTarget(
             name: "MLSecScanTests", dependencies: ["MLSecScan", "MLSecCore", "MLSecFormats"],

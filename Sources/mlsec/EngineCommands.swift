@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import MLSecCore
 import MLSecEngine
+import MLSecRobustness
 
 extension OptimizerKind: ExpressibleByArgument {}
 
@@ -109,6 +110,8 @@ struct TrainCommand: AsyncParsableCommand {
               mlsec train --data digits-train --label-column label \\
                   --architecture mlp:64-128-10 --epochs 30 --dp --target-epsilon 3 \\
                   --delta 1e-5 --clip-norm 1 --sample-rate 0.0435 --out ./digits-dp
+              mlsec train --data digits-train --label-column label \\
+                  --architecture mlp:64-128-10 --epochs 100 --adversarial pgd --eps 0.1 --out ./digits-robust
             """)
 
     @Option(help: "CSV file or digits / digits-train / digits-test.") var data: String
@@ -124,6 +127,7 @@ struct TrainCommand: AsyncParsableCommand {
     @Option(help: "Output model directory.") var out: String
     @Flag(help: "Overwrite a model already in --out.") var force = false
     @OptionGroup(title: "Differential privacy") var privacy: PrivateTrainingOptions
+    @OptionGroup(title: "Adversarial training") var adversarial: AdversarialTrainingFlags
 
     func validate() throws {
         if architecture == nil, `init` == nil { throw ValidationError("give --architecture or --init") }
@@ -133,6 +137,7 @@ struct TrainCommand: AsyncParsableCommand {
             throw ValidationError("--batch-size does not apply with --dp: batches are Poisson-sampled with --sample-rate")
         }
         if let learningRate, !(learningRate > 0 && learningRate.isFinite) { throw ValidationError("--learning-rate must be positive") }
+        if privacy.dp, adversarial.adversarial != nil { throw ValidationError("--dp and --adversarial cannot be combined yet") }
         if !(momentum >= 0 && momentum < 1) { throw ValidationError("--momentum must be in [0, 1)") }
     }
 
@@ -169,10 +174,15 @@ struct TrainCommand: AsyncParsableCommand {
         }
         let options = TrainingOptions(epochs: epochs, batchSize: batchSize ?? 32, optimizer: optimizer ?? .adam,
                                       learningRate: learningRate, seed: seed, momentum: momentum)
-        let summary = try Trainer.train(&model, on: dataset, options: options) { epoch, loss, accuracy in
+        let progress: (Int, Float, Double) -> Void = { epoch, loss, accuracy in
             if Terminal.stderrIsTerminal {
                 Terminal.note(String(format: "epoch %d/%d  loss %.4f  accuracy %.4f", epoch, epochs, loss, accuracy))
             }
+        }
+        let summary = if let adversarialOptions = try adversarial.options(seed: seed) {
+            try AdversarialTraining.train(&model, on: dataset, options: options, adversarial: adversarialOptions, onEpoch: progress)
+        } else {
+            try Trainer.train(&model, on: dataset, options: options, onEpoch: progress)
         }
         try ModelStore.save(model, to: out)
         printJSON(.object([

@@ -35,7 +35,8 @@ struct MLSecCommand: AsyncParsableCommand {
             ServeCommand.self, SignCommand.self, VerifyCommand.self, ScanCommand.self, EncryptCommand.self,
             DecryptCommand.self, PrivacyCommand.self, KeygenCommand.self, KeysCommand.self, APIKeyCommand.self, DeploymentsCommand.self, ReceiptCommand.self,
             AuditCommand.self, DiffCommand.self, DigestCommand.self, TrainCommand.self, PredictCommand.self,
-            EvaluateCommand.self, ModelCommand.self, BenchCommand.self,
+            EvaluateCommand.self, ModelCommand.self, AttackCommand.self, CertifyCommand.self, DetectorCommand.self,
+            RobustnessCommand.self, BenchCommand.self,
         ]
     )
 

@@ -7,6 +7,11 @@ struct GradientSink {
     /// One buffer per parameter; batch sums (`count` values) or per example (`batch * count`, example-major).
     var buffers: [[Float]]
     let perExample: Bool
+    /// `false` when only the input gradient is wanted (attacks): dense layers then skip their parameter gradients.
+    var keepsParameters = true
+
+    /// A sink for input gradients only.
+    static var inputOnly: GradientSink { GradientSink(buffers: [], perExample: false, keepsParameters: false) }
 }
 
 extension BoundLayer {
@@ -18,7 +23,9 @@ extension BoundLayer {
         case .dense(let w, let b):
             let weight = parameters[w]
             let outF = weight.shape[0], inF = weight.shape[1]
-            if sink.perExample {
+            if !sink.keepsParameters {
+                // Input gradient only (below).
+            } else if sink.perExample {
                 // Per-example weight gradient: the outer product dy_i ⊗ x_i, written straight into its block.
                 sink.buffers[w].withUnsafeMutableBufferPointer { g in
                     for s in 0..<n {
@@ -88,6 +95,11 @@ extension BoundLayer {
         case .conv2d(let w, let b, let stride, let padding):
             let conv = Convolution(weight: parameters[w], bias: b.map { parameters[$0] }, stride: stride, padding: padding,
                                    input: x.shape)
+            if !sink.keepsParameters {
+                var weightScratch = [Float](repeating: 0, count: parameters[w].count)
+                var biasScratch = b.map { [Float](repeating: 0, count: parameters[$0].count) } ?? []
+                return conv.backward(x, gradOutput: dy, perExample: false, weightGrad: &weightScratch, biasGrad: &biasScratch)
+            }
             var biasGrad = b.map { sink.buffers[$0] } ?? []
             let dx = conv.backward(x, gradOutput: dy, perExample: sink.perExample, weightGrad: &sink.buffers[w],
                                    biasGrad: &biasGrad)

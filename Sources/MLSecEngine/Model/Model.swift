@@ -141,14 +141,58 @@ public struct Model: Sendable {
     /// Number of layers that produce the logits used by the loss.
     var logitLayerCount: Int { endsWithSoftmax ? bound.count - 1 : bound.count }
 
-    /// Back-propagates `dLogits` from the logit layer down to the input.
-    func backward(_ trace: Trace, gradLogits: Tensor, sink: inout GradientSink) -> Tensor {
-        var grad = gradLogits
-        for i in stride(from: logitLayerCount - 1, through: 0, by: -1) {
+    /// Back-propagates `gradient` (of the output of layer `top - 1`) down to the input.
+    func backward(_ trace: Trace, gradient: Tensor, from top: Int, sink: inout GradientSink) -> Tensor {
+        var grad = gradient
+        for i in stride(from: top - 1, through: 0, by: -1) {
             grad = bound[i].backward(x: trace.activations[i], y: trace.activations[i + 1], dy: grad,
                                      parameters: parameters, maxIndices: trace.maxIndices[i], sink: &sink)
         }
         return grad
+    }
+
+    /// Back-propagates `dLogits` from the logit layer down to the input.
+    func backward(_ trace: Trace, gradLogits: Tensor, sink: inout GradientSink) -> Tensor {
+        backward(trace, gradient: gradLogits, from: logitLayerCount, sink: &sink)
+    }
+
+    /// Number of classes (values per example entering a final softmax, or the outputs).
+    public var classCount: Int { shapes[logitLayerCount].reduce(1, *) }
+
+    /// The logits: the outputs of the last layer, or of the layer before a final softmax.
+    public func logits(_ x: Tensor) throws -> Tensor {
+        try checkInput(x)
+        return trace(x, upTo: logitLayerCount).activations[logitLayerCount]
+    }
+
+    /// The logits of `x` and the gradient, with respect to `x`, of a function of them whose gradient
+    /// `logitGradient` returns (same shape as the logits). Parameter gradients are not computed: this is the
+    /// fast path of gradient attacks.
+    public func inputGradient(_ x: Tensor, logitGradient: (Tensor) throws -> Tensor) throws -> (logits: Tensor, gradient: Tensor) {
+        try checkInput(x)
+        let t = trace(x, upTo: logitLayerCount)
+        let logits = t.activations[logitLayerCount]
+        let dLogits = try logitGradient(logits)
+        guard dLogits.shape == logits.shape else {
+            throw MLSecError.malformed("logit gradient shape \(dLogits.shape) does not match the logits \(logits.shape)")
+        }
+        var sink = GradientSink.inputOnly
+        return (logits, backward(t, gradient: dLogits, from: logitLayerCount, sink: &sink))
+    }
+
+    /// Per-example softmax cross-entropy losses and their gradient with respect to the input (each row the
+    /// gradient of that example's own loss), without parameter gradients.
+    public func lossInputGradient(_ x: Tensor, labels: [Int]) throws -> (losses: [Float], logits: Tensor, gradient: Tensor) {
+        let classes = classCount
+        guard labels.count == x.batch else { throw MLSecError.malformed("\(labels.count) labels for \(x.batch) examples") }
+        for l in labels where !(0..<classes).contains(l) { throw MLSecError.malformed("label \(l) is outside 0..<\(classes)") }
+        var losses: [Float] = []
+        let (logits, gradient) = try inputGradient(x) { logits in
+            let loss = SoftmaxCrossEntropy.evaluate(logits: logits.data, labels: labels, classes: classes)
+            losses = loss.losses
+            return Tensor(uncheckedShape: logits.shape, data: loss.gradient)
+        }
+        return (losses, logits, gradient)
     }
 
     /// Result of a loss evaluation with gradients.
@@ -202,12 +246,7 @@ public struct Model: Sendable {
         guard outputGradient.shape == t.activations[bound.count].shape else {
             throw MLSecError.malformed("output gradient shape \(outputGradient.shape) does not match the output")
         }
-        var grad = outputGradient
-        var sink = GradientSink(buffers: parameters.map { [Float](repeating: 0, count: $0.count) }, perExample: false)
-        for i in stride(from: bound.count - 1, through: 0, by: -1) {
-            grad = bound[i].backward(x: t.activations[i], y: t.activations[i + 1], dy: grad, parameters: parameters,
-                                     maxIndices: t.maxIndices[i], sink: &sink)
-        }
-        return grad
+        var sink = GradientSink.inputOnly
+        return backward(t, gradient: outputGradient, from: bound.count, sink: &sink)
     }
 }

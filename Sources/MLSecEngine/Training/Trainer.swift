@@ -40,8 +40,11 @@ public struct TrainingSummary: Sendable {
 /// Trains models.
 public enum Trainer {
     /// Trains `model` on `data` (which must have labels).
+    /// - Parameter adjustBatch: called with the current model, each batch's rows (row-major) and labels before the
+    ///   gradient step; it may replace rows (adversarial training puts attacked copies in their place).
     /// - Parameter onEpoch: called after each epoch with (epoch, mean loss, accuracy).
     public static func train(_ model: inout Model, on data: Dataset, options: TrainingOptions,
+                             adjustBatch: ((Model, inout [Float], [Int]) throws -> Void)? = nil,
                              onEpoch: ((Int, Float, Double) -> Void)? = nil) throws -> TrainingSummary {
         guard let labels = data.labels else { throw MLSecError.usage("training needs a label column") }
         guard data.featureCount == model.inputSize else {
@@ -73,6 +76,7 @@ public enum Trainer {
                     batchRows.append(contentsOf: data.features[i * d..<(i + 1) * d])
                     batchLabels.append(labels[i])
                 }
+                try adjustBatch?(model, &batchRows, batchLabels)
                 let x = try model.inputTensor(rows: batchRows, count: end - offset)
                 let g = try model.gradients(x, labels: batchLabels)
                 guard g.loss.isFinite else {

@@ -28,7 +28,7 @@ struct GaussianPrivacyLoss {
 
     /// The x range outside which the noise mass is below e⁻⁵⁰ (shifted by the sensitivity on one side).
     var truncation: (lower: Double, upper: Double) {
-        var lower = sigma * PrivacyMath.inverseNdtr(0.5 * exp(Self.logMassTruncationBound))
+        var lower = sigma * SpecialFunctions.inverseNdtr(0.5 * exp(Self.logMassTruncationBound))
         var upper = -lower
         switch adjacency {
         case .add: upper += 1
@@ -68,19 +68,19 @@ struct GaussianPrivacyLoss {
 
     private func muUpperCDF(_ x: Double) -> Double {
         switch adjacency {
-        case .add: return PrivacyMath.ndtr(x / sigma)
+        case .add: return SpecialFunctions.ndtr(x / sigma)
         case .remove:
-            if q == 1 { return PrivacyMath.ndtr((x + 1) / sigma) }
-            return (1 - q) * PrivacyMath.ndtr(x / sigma) + q * PrivacyMath.ndtr((x + 1) / sigma)
+            if q == 1 { return SpecialFunctions.ndtr((x + 1) / sigma) }
+            return (1 - q) * SpecialFunctions.ndtr(x / sigma) + q * SpecialFunctions.ndtr((x + 1) / sigma)
         }
     }
 
     private func muLowerLogCDF(_ x: Double) -> Double {
         switch adjacency {
-        case .remove: return PrivacyMath.logNdtr(x / sigma)
+        case .remove: return SpecialFunctions.logNdtr(x / sigma)
         case .add:
-            if q == 1 { return PrivacyMath.logNdtr((x - 1) / sigma) }
-            return Self.logAddExp(log1p(-q) + PrivacyMath.logNdtr(x / sigma), log(q) + PrivacyMath.logNdtr((x - 1) / sigma))
+            if q == 1 { return SpecialFunctions.logNdtr((x - 1) / sigma) }
+            return Self.logAddExp(log1p(-q) + SpecialFunctions.logNdtr(x / sigma), log(q) + SpecialFunctions.logNdtr((x - 1) / sigma))
         }
     }
 

@@ -2,6 +2,7 @@
 // orders (binomial sum), at fractional orders as dp-accounting 0.6.0 computes them, and exactly (quadrature).
 
 import Foundation
+import MLSecCore
 
 /// The per-step RDP ε(α) = log(A_α)/(α − 1) of the Poisson-sampled Gaussian, where
 /// A_α = E_{z∼N(0,σ²)}[(1 − q + q·e^{(2z−1)/(2σ²)})^α] (Mironov, Talwar and Zhang 2019).
@@ -31,7 +32,7 @@ package enum SampledGaussianRDP {
 
     /// log C(n, k) from log-gamma, as dp-accounting's `_log_comb` (works for real n).
     static func logBinomial(_ n: Double, _ k: Double) -> Double {
-        PrivacyMath.logGamma(n + 1) - PrivacyMath.logGamma(k + 1) - PrivacyMath.logGamma(n - k + 1)
+        SpecialFunctions.logGamma(n + 1) - SpecialFunctions.logGamma(k + 1) - SpecialFunctions.logGamma(n - k + 1)
     }
 
     /// log A_α for integer α, dp-accounting's `_compute_log_a_int` operation for operation:
@@ -163,7 +164,7 @@ package enum SampledGaussianRDP {
             log1mq = log1p(-q)
             logQ = log(q)
             halfInverseVariance = 1 / (2 * sigma * sigma)
-            logNormalizer = -0.5 * PrivacyMath.log2Pi
+            logNormalizer = -0.5 * SpecialFunctions.log2Pi
         }
 
         func callAsFunction(_ u: Double) -> Double {
