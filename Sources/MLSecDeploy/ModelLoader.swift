@@ -20,6 +20,8 @@ public struct VerifiedModel: Sendable {
     public var encryptedFiles: [String]
     /// Notes from verification that do not change the verdict.
     public var warnings: [String]
+    /// Signed companion files found in the directory (``ModelLoader/companionFiles``), their verified bytes.
+    public var companions: [String: [UInt8]] = [:]
 }
 
 /// Loads a model with every check, in an order that judges the bytes it uses:
@@ -46,6 +48,9 @@ public struct ModelLoader: Sendable {
 
     /// The files a model directory serves, each either plain or age-encrypted (`<file>.age`).
     public static let modelFiles = [ModelStore.specFile, ModelStore.weightsFile]
+    /// Small files that travel with a model and are used only as the signature covers them: the adversarial-input
+    /// detector calibrated for these weights (`mlsec detector calibrate --out DIR/detector.json`, then sign).
+    public static let companionFiles = ["detector.json"]
 
     /// The rule, in one sentence, for errors and documentation.
     public static let layoutRule = "each of model.json and weights.safetensors may be plain or age-encrypted (<file>.age), independently; "
@@ -83,8 +88,10 @@ public struct ModelLoader: Sendable {
                 "model \(location.name) was not loaded: the scanner found \(ModelStore.weightsFile) \(report.verdict.rawValue)")
         }
         let model = try ModelStore.load(specBytes: plain[ModelStore.specFile] ?? [], weightsBytes: weights)
-        return VerifiedModel(name: location.name, version: location.version, digest: contents.digest, manifest: manifest, model: model,
-                             encryptedFiles: encrypted, warnings: (location.trustWarning.map { [$0] } ?? []) + contents.warnings)
+        var verified = VerifiedModel(name: location.name, version: location.version, digest: contents.digest, manifest: manifest, model: model,
+                                     encryptedFiles: encrypted, warnings: (location.trustWarning.map { [$0] } ?? []) + contents.warnings)
+        for file in Self.companionFiles { verified.companions[file] = contents[file] }
+        return verified
     }
 
     /// The manifest of the first trusted key the signature verifies with, or in certificate mode the manifest

@@ -251,7 +251,8 @@ public struct GatewayConfiguration: Sendable {
         }
         for (i, m) in (doc["models"]?.arrayValue ?? []).enumerated() {
             try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "certificate_chain", "certificate_identity",
-                                        "identities", "input_range", "rate_limit", "upstreams", "upstream_model", "upstream_policy", "digest", "softmax_output"],
+                                        "identities", "input_range", "rate_limit", "upstreams", "upstream_model", "upstream_policy", "digest", "softmax_output",
+                                        "detector"],
                            "models[\(i)]")
             guard let name = m["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 100 else {
                 throw MLSecError.malformed("models[\(i)] needs a name (1-100 characters)")
@@ -322,6 +323,12 @@ public struct GatewayConfiguration: Sendable {
                 try source.setCertificateTrust(chain: chain.map(resolve), identity: m["certificate_identity"], "models[\(i)]")
             }
             if let limit = m["rate_limit"] { source.rateLimit = try Self.rateLimit(limit, "models[\(i)].rate_limit") }
+            if let detector = m["detector"] {
+                guard source.upstreams.isEmpty else {
+                    throw MLSecError.malformed("models[\(i)].detector needs the local engine: upstream models cannot run it")
+                }
+                source.detector = try DetectorPolicy(json: detector, context: "models[\(i)].detector")
+            }
             models.append(source)
         }
     }

@@ -10,12 +10,32 @@ import HTTPTypes
 import Logging
 import MLSecEngine
 import MLSecReceipts
+import MLSecRobustness
 import NIOPosix
+
+/// What a model's detector said about one request.
+struct DetectorVerdict: Sendable {
+    var count: Int
+    var batch: Int
+    var maxScore: Double
+    var threshold: Double
+
+    init(detector: FeatureSqueezingDetector, model: Model, rows: [Float], batch: Int) throws {
+        let result = try detector.check(model, rows: rows, count: batch)
+        count = result.flagged.filter { $0 }.count
+        self.batch = batch
+        maxScore = result.scores.max() ?? 0
+        threshold = detector.threshold
+    }
+
+    var summary: String { "flagged \(count) of \(batch) rows (highest score \(maxScore), threshold \(threshold))" }
+}
 
 struct InferenceRoutes {
     let services: GatewayServices
     static let headerLength = HTTPField.Name("Inference-Header-Content-Length")!
     static let receipt = HTTPField.Name("MLSec-Receipt")!
+    static let detectorFlagged = HTTPField.Name("MLSec-Detector-Flagged")!
 
     func register(on router: Router<GatewayContext>) {
         router.get("/v2/health/live") { _, _ in GatewayResponse.json(.object([("live", .bool(true))])) }
@@ -156,13 +176,18 @@ struct InferenceRoutes {
                                           auditReason: "deadline passed before inference"), principal, "infer", resource, context, model: model)
         }
         let output: [Float]
+        var flagged: DetectorVerdict?
         do {
             if let pool = model.upstream, let upstreamModel = model.upstreamModel {
                 let answer = try await pool.post(path: "/v2/models/\(upstreamModel)/infer",
                                                  body: InferenceCodec.upstreamRequest(parsed.values, batch: parsed.batch, model: model))
                 output = try InferenceCodec.upstreamOutput(answer.body, batch: parsed.batch, model: model)
             } else if let engine = model.engine {
-                output = try await Self.compute(heavy) { try engine.forward(try engine.inputTensor(rows: parsed.values, count: parsed.batch)).data }
+                let detector = model.detector
+                (output, flagged) = try await Self.compute(heavy) {
+                    let output = try engine.forward(try engine.inputTensor(rows: parsed.values, count: parsed.batch)).data
+                    return (output, try detector.map { try DetectorVerdict(detector: $0, model: engine, rows: parsed.values, batch: parsed.batch) })
+                }
             } else {
                 throw GatewayError(.internalServerError, "the model has no backend", auditReason: "model without engine or upstream")
             }
@@ -183,17 +208,26 @@ struct InferenceRoutes {
             }
             throw await deny(failure, principal, "infer", resource, context, model: model)
         }
+        if let flagged, flagged.count > 0 {
+            services.metrics.detectorFlagged(model: model.name, action: model.detectorPolicy?.action.rawValue ?? "flag", rows: flagged.count)
+            if model.detectorPolicy?.action == .refuse {
+                throw await deny(GatewayError(.unprocessableContent, "the input was flagged by the model's adversarial-input detector",
+                                              auditReason: "detector: \(flagged.summary)"), principal, "infer", resource, context, model: model)
+            }
+        }
         let (responseBody, responseHeaderLength) = InferenceCodec.encode(output, batch: parsed.batch, request: parsed, model: model)
         let receipt = try services.signers.receipts.issue(model: model.name, version: model.version, digest: model.digest,
                                                           request: body, response: responseBody)
         let encoded = receipt.encoded
         try await services.audit.record(AuditEvent(
-            actor: principal.id, action: "infer", resource: resource, decision: .allow, reason: "batch \(parsed.batch)",
+            actor: principal.id, action: "infer", resource: resource, decision: .allow,
+            reason: "batch \(parsed.batch)" + (flagged.map { $0.count > 0 ? "; detector: \($0.summary)" : "" } ?? ""),
             requestID: context.requestID, requestDigest: receipt.fields["request_sha256"].map { "sha256:" + $0 },
             modelDigest: model.digest, receiptDigest: "sha256:" + Hex.encode(SHA256.hash(data: Array(encoded.utf8)))))
         services.metrics.inference(model: model.name, batch: parsed.batch)
         var headers = rateHeaders
         headers[Self.receipt] = encoded
+        if let flagged { headers[Self.detectorFlagged] = String(flagged.count) }
         if let responseHeaderLength {
             headers[Self.headerLength] = String(responseHeaderLength)
             return GatewayResponse.bytes(responseBody, contentType: "application/octet-stream", headers: headers)

@@ -38,6 +38,9 @@ public final class GatewayMetrics: Sendable {
     static var rejections: MetricNameDescriptor { descriptor("mlsec_rejections_total", "Refused requests by route template and reason.") }
     static var inferences: MetricNameDescriptor { descriptor("mlsec_inferences_total", "Answered inference requests by model.") }
     static var examples: MetricNameDescriptor { descriptor("mlsec_inference_examples_total", "Examples (batch rows) inferred by model.") }
+    static var detectorFlagged: MetricNameDescriptor {
+        descriptor("mlsec_detector_flagged_total", "Request rows the adversarial-input detector flagged, by model and action.")
+    }
     static var alerts: MetricNameDescriptor { descriptor("mlsec_alerts_total", "Answers withheld by kind and model.") }
     static var unreadableKeys: MetricNameDescriptor { descriptor("mlsec_api_key_unreadable_total", "Keys refused because their stored record cannot be read.") }
     static var auditCommits: MetricNameDescriptor { descriptor("mlsec_audit_commits_total", "Durable audit-log commits (each one fsync).") }
@@ -77,6 +80,11 @@ public final class GatewayMetrics: Sendable {
 
     /// An answer withheld (`kind`: output_validation, inference_failed): alert on any increase, e.g.
     /// `increase(mlsec_alerts_total[5m]) > 0` (docs/alerts.yml).
+    /// Rows the model's adversarial-input detector flagged (refused or answered, per its policy).
+    func detectorFlagged(model: String, action: String, rows: Int) {
+        registry.makeCounter(descriptor: Self.detectorFlagged, labels: [("model", model), ("action", action)]).increment(by: Int64(rows))
+    }
+
     func alert(kind: String, model: String) {
         registry.makeCounter(descriptor: Self.alerts, labels: [("kind", kind), ("model", model)]).increment()
     }

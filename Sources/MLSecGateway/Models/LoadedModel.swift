@@ -3,6 +3,7 @@
 import MLSecCore
 import MLSecDeploy
 import MLSecEngine
+import MLSecRobustness
 
 /// A model ready to serve.
 public struct LoadedModel: Sendable {
@@ -19,6 +20,9 @@ public struct LoadedModel: Sendable {
     public var input: ServedTensor
     public var output: ServedTensor
     public var endsWithSoftmax: Bool
+    /// The adversarial-input detector and what to do with flagged requests (nil: none configured).
+    public var detector: FeatureSqueezingDetector?
+    public var detectorPolicy: DetectorPolicy?
 
     public init(name: String, version: String, digest: String, model: Model?, input: ServedTensor, output: ServedTensor,
                 endsWithSoftmax: Bool) {
@@ -53,6 +57,12 @@ extension LoadedModel {
     /// its upstream servers' metadata.
     public static func load(_ source: ModelSource, loader: ModelLoader = ModelLoader()) async throws -> LoadedModel {
         if !source.upstreams.isEmpty { return try await upstream(source) }
-        return LoadedModel(try await loader.load(source.location), inputRange: source.inputRange)
+        let verified = try await loader.load(source.location)
+        var loaded = LoadedModel(verified, inputRange: source.inputRange)
+        if let policy = source.detector {
+            loaded.detector = try policy.detector(for: verified)
+            loaded.detectorPolicy = policy
+        }
+        return loaded
     }
 }

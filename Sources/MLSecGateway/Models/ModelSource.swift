@@ -23,6 +23,8 @@ public struct ModelSource: Sendable {
     public var digest: String?
     /// For upstream models: whether output rows are probabilities (checked to sum to one).
     public var softmaxOutput = false
+    /// The adversarial-input detector's policy; the detector itself is the signed model's detector.json.
+    public var detector: DetectorPolicy?
 
     public init(name: String, version: String, path: String, signature: String, publicKeys: [String],
                 identities: [String] = [], inputRange: ClosedRange<Float>? = nil) {
