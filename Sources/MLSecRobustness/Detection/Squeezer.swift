@@ -13,7 +13,7 @@ public enum Squeezer: Sendable, Equatable {
     case median(window: Int, channels: Int, height: Int, width: Int)
 
     /// The squeezed copy of `rows` (each row `width` values).
-    func apply(_ rows: [Float], range: InputRange) -> [Float] {
+    public func apply(_ rows: [Float], range: InputRange) -> [Float] {
         switch self {
         case .quantize(let count):
             guard range.isBounded else { return rows }
