@@ -343,6 +343,7 @@ struct ValidationTests {
         #expect(c.clientCertificates["batch-scorer.internal"]?.role == "inference")
         #expect(c.principalLimits["inference"]?.rateLimit?.burst == 40 && c.principalLimits["inference"]?.maxConcurrent == 8)
         #expect(c.models.count == 1 && c.models[0].location.identities.count == 1 && c.models[0].inputRange == 0...1)
+        #expect(c.models[0].detector?.action == .flag)
         #expect(c.stateDirectory == "/var/lib/mlsec" && c.roles["reader"]?.permissions == [.readMetadata])
     }
 
