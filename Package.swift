@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "MLSecReceipts", targets: ["MLSecReceipts"]),
         .library(name: "MLSecPrivacy", targets: ["MLSecPrivacy"]),
         .library(name: "MLSecRobustness", targets: ["MLSecRobustness"]),
+        .library(name: "MLSecWatermark", targets: ["MLSecWatermark"]),
         .library(name: "MLSecDeploy", targets: ["MLSecDeploy"]),
         .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
@@ -60,7 +61,8 @@ let package = Package(
         .target(name: "MLSecFormats", dependencies: ["MLSecCore", "CZlib", "CBZip2", "CLZMA"]),
         .target(name: "CMLSecKernels"),
         .target(
-            name: "MLSecEngine", dependencies: ["CMLSecKernels", "MLSecCore", "MLSecFormats"],
+            name: "MLSecEngine",
+            dependencies: ["CMLSecKernels", "MLSecCore", "MLSecFormats", .product(name: "Crypto", package: "swift-crypto")],
             exclude: ["Data/DIGITS-SOURCE.md"]
         ),
         .target(name: "MLSecScan", dependencies: ["MLSecCore", "MLSecFormats"]),
@@ -72,8 +74,11 @@ let package = Package(
         ),
         // Attacks, defenses, certification and the robustness report, over the native engine.
         .target(
-            name: "MLSecRobustness",
-            dependencies: ["MLSecCore", "MLSecEngine", .product(name: "Crypto", package: "swift-crypto")]
+            name: "MLSecRobustness", dependencies: ["MLSecCore", "MLSecEngine"]
+        ),
+        // Watermarks (white-box and trigger set) and fingerprints that prove a model's origin, and the removal attacks.
+        .target(
+            name: "MLSecWatermark", dependencies: ["MLSecCore", "MLSecEngine"]
         ),
         // Bulk CSPRNG bytes from swift-crypto's BoringSSL (RAND_bytes), for DP-SGD's noise and sampling.
         .target(name: "CMLSecRandom", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -168,6 +173,7 @@ let package = Package(
                 "MLSecGateway",
                 "MLSecPrivacy",
                 "MLSecRobustness",
+                "MLSecWatermark",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -196,6 +202,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
+        .testTarget(name: "MLSecWatermarkTests", dependencies: ["MLSecWatermark", "MLSecCore", "MLSecEngine"]),
         .testTarget(name: "MLSecRobustnessTests", dependencies: ["MLSecRobustness", "MLSecCore", "MLSecEngine"]),
         .testTarget(name: "MLSecPrivacyTests", dependencies: ["MLSecPrivacy", "MLSecCore", "MLSecEngine", "MLSecAudit"]),
         .testTarget(

@@ -42,9 +42,12 @@ public enum Trainer {
     /// Trains `model` on `data` (which must have labels).
     /// - Parameter adjustBatch: called with the current model, each batch's rows (row-major) and labels before the
     ///   gradient step; it may replace rows (adversarial training puts attacked copies in their place).
+    /// - Parameter regularize: called with the current model and each step's parameter gradients (in
+    ///   `parameterNames` order) before they are applied; it may add a regularizer's gradient (watermarking).
     /// - Parameter onEpoch: called after each epoch with (epoch, mean loss, accuracy).
     public static func train(_ model: inout Model, on data: Dataset, options: TrainingOptions,
                              adjustBatch: ((Model, inout [Float], [Int]) throws -> Void)? = nil,
+                             regularize: ((Model, inout [[Float]]) throws -> Void)? = nil,
                              onEpoch: ((Int, Float, Double) -> Void)? = nil) throws -> TrainingSummary {
         guard let labels = data.labels else { throw MLSecError.usage("training needs a label column") }
         guard data.featureCount == model.inputSize else {
@@ -82,7 +85,13 @@ public enum Trainer {
                 guard g.loss.isFinite else {
                     throw MLSecError(.verificationFailed, "training diverged (loss is not finite) in epoch \(epoch); lower the learning rate")
                 }
-                optimizer.apply(g.parameterGradients, to: &model.parameters)
+                if let regularize {
+                    var gradients = g.parameterGradients
+                    try regularize(model, &gradients)
+                    optimizer.apply(gradients, to: &model.parameters)
+                } else {
+                    optimizer.apply(g.parameterGradients, to: &model.parameters)
+                }
                 lossSum += g.loss * Float(end - offset)
                 correct += zip(g.predictions, batchLabels).filter { $0 == $1 }.count
                 offset = end

@@ -3,6 +3,7 @@
 
 import MLSecCore
 import MLSecDeploy
+import MLSecEngine
 import MLSecRobustness
 
 /// `"detector": {"action": "refuse" | "flag"}` in a model's configuration.

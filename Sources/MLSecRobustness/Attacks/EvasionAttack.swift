@@ -100,19 +100,3 @@ public enum EvasionAttack: Sendable {
         return out
     }
 }
-
-extension ModelOracle {
-    /// Predictions without suspension, in batches of 1,024 rows.
-    func labelsNow(_ rows: [Float], count: Int) throws -> [Int] {
-        let width = model.inputSize
-        var out: [Int] = []
-        out.reserveCapacity(count)
-        var start = 0
-        while start < count {
-            let n = min(1024, count - start)
-            out += try model.logits(try model.inputTensor(rows: Array(rows[start * width..<(start + n) * width]), count: n)).argmaxRows()
-            start += n
-        }
-        return out
-    }
-}

@@ -1,9 +1,9 @@
-// ModelDigest: a digest of a model's spec name and parameters as the engine holds them, which binds a detector
+// ParameterDigest: a digest of a model's parameters as the engine holds them, which binds a detector, a fingerprint
 // (or any artefact calibrated on a model) to those exact weights, however the files were stored or encrypted.
 
 import Crypto
 import MLSecCore
-import MLSecEngine
+
 
 extension Model {
     /// "sha256:" and the hex SHA-256 of each parameter's name, shape and little-endian float values, in order.
