@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "MLSecPrivacy", targets: ["MLSecPrivacy"]),
         .library(name: "MLSecRobustness", targets: ["MLSecRobustness"]),
         .library(name: "MLSecWatermark", targets: ["MLSecWatermark"]),
+        .library(name: "MLSecData", targets: ["MLSecData"]),
         .library(name: "MLSecDeploy", targets: ["MLSecDeploy"]),
         .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
@@ -79,6 +80,11 @@ let package = Package(
         // Watermarks (white-box and trigger set) and fingerprints that prove a model's origin, and the removal attacks.
         .target(
             name: "MLSecWatermark", dependencies: ["MLSecCore", "MLSecEngine"]
+        ),
+        // Dataset manifests (signed Merkle trees over records), profiles, validation and poisoning screens.
+        .target(
+            name: "MLSecData",
+            dependencies: ["MLSecCore", "MLSecFormats", "MLSecIntegrity", "MLSecAudit", .product(name: "Crypto", package: "swift-crypto")]
         ),
         // Bulk CSPRNG bytes from swift-crypto's BoringSSL (RAND_bytes), for DP-SGD's noise and sampling.
         .target(name: "CMLSecRandom", dependencies: [.product(name: "Crypto", package: "swift-crypto")]),
@@ -174,6 +180,7 @@ let package = Package(
                 "MLSecPrivacy",
                 "MLSecRobustness",
                 "MLSecWatermark",
+                "MLSecData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -202,6 +209,7 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(name: "MLSecEngineTests", dependencies: ["MLSecEngine", "MLSecCore"]),
+        .testTarget(name: "MLSecDataTests", dependencies: ["MLSecData", "MLSecCore", "MLSecIntegrity", "MLSecAudit"]),
         .testTarget(name: "MLSecWatermarkTests", dependencies: ["MLSecWatermark", "MLSecCore", "MLSecEngine"]),
         .testTarget(name: "MLSecRobustnessTests", dependencies: ["MLSecRobustness", "MLSecCore", "MLSecEngine"]),
         .testTarget(name: "MLSecPrivacyTests", dependencies: ["MLSecPrivacy", "MLSecCore", "MLSecEngine", "MLSecAudit"]),

@@ -56,6 +56,12 @@ public struct ModelVerifier: Sendable {
     /// Checks the bundle's signature and returns its authenticated manifest.
     /// - Throws: `verificationFailed` for a wrong key or an invalid signature, `malformed` for a bad bundle.
     public func authenticate(_ bundle: SignatureBundle) async throws -> Manifest {
+        try InTotoStatement.manifest(from: try await authenticateStatement(bundle))
+    }
+
+    /// Checks the bundle's signature (key or certificate mode) and returns its authenticated in-toto statement,
+    /// whatever its predicate (model manifests, dataset manifests).
+    public func authenticateStatement(_ bundle: SignatureBundle) async throws -> JSONValue {
         let key: ModelVerifyingKey
         switch (trust, bundle.material) {
         case (.publicKey(let k), .publicKey(let hint)):
@@ -76,7 +82,7 @@ public struct ModelVerifier: Sendable {
         guard key.isValidSignature(bundle.signature, for: bundle.signedBytes) else {
             throw MLSecError.verificationFailed("the signature does not verify with the given key: it is invalid or was made by another key")
         }
-        return try InTotoStatement.manifest(from: try bundle.statement())
+        return try bundle.statement()
     }
 
     /// Authenticates the signature, hashes the model and compares.
