@@ -29,7 +29,7 @@ public enum AgeKeyFiles {
             throw MLSecError.malformed("\(path) is not UTF-8 text")
         }
         var result: [(Int, String)] = []
-        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        for (index, raw) in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).enumerated() {
             let line = raw.trimmingCharacters(in: .whitespacesAndNewlines)
             if line.isEmpty || line.hasPrefix("#") { continue }
             result.append((index + 1, line))

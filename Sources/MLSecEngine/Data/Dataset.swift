@@ -33,7 +33,8 @@ public struct Dataset: Sendable {
         guard let text = String(validating: bytes, as: UTF8.self) else {
             throw MLSecError.malformed("\(context) is not UTF-8 text")
         }
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+        // "\r\n" is one Character in Swift: split on both, or CRLF files (Python's csv default) read as one line.
+        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map {
             $0.hasSuffix("\r") ? $0.dropLast() : $0
         }
         while let last = lines.last, last.isEmpty { lines.removeLast() }
