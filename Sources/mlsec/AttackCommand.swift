@@ -24,11 +24,15 @@ struct AttackCommand: AsyncParsableCommand {
             429 answers. Prints clean_accuracy, adversarial_accuracy, mean_perturbation_linf, mean_perturbation_l2, \
             examples_per_second and queries.
             Examples:
-              mlsec attack --model ./digits-mlp --data digits-test --label-column label --attack pgd --norm inf --eps 0.1
-              mlsec attack --model ./digits-mlp --data digits-test --label-column label --attack fgsm --norm 2 \\
-                  --eps 0.5 --out adversarial.csv
-              mlsec attack --model ./digits-mlp --data digits-test --label-column label --attack hopskipjump \\
-                  --norm 2 --eps 1 --max-queries 2000 --target http://127.0.0.1:8000 --api-key "$KEY"
+              mlsec attack --model ./digits-mlp --data digits-test \\
+                  --label-column label --attack pgd --norm inf --eps 0.1
+              mlsec attack --model ./digits-mlp --data digits-test \\
+                  --label-column label --attack fgsm --norm 2 --eps 0.5 \\
+                  --out adversarial.csv
+              mlsec attack --model ./digits-mlp --data digits-test \\
+                  --label-column label --attack hopskipjump --norm 2 --eps 1 \\
+                  --max-queries 2000 --target http://127.0.0.1:8000 \\
+                  --api-key "$KEY"
             """)
 
     @OptionGroup var input: ModelInput

@@ -17,7 +17,8 @@ struct CertifyCommand: AsyncParsableCommand {
             the fraction of rows certified with the right class and a radius of at least r. Noise comes from a \
             generator seeded with --seed, so runs repeat exactly.
             Example:
-              mlsec certify --model ./digits-mlp --data digits-test --label-column label --sigma 0.25 --samples 1000
+              mlsec certify --model ./digits-mlp --data digits-test \\
+                  --label-column label --sigma 0.25 --samples 1000
             """)
 
     @OptionGroup var input: ModelInput

@@ -19,11 +19,14 @@ struct DataCommand: AsyncParsableCommand {
         discussion: """
             Examples:
               mlsec data sign train.csv --private-key signing.pem --out train.manifest
-              mlsec data verify train.csv --manifest train.manifest --public-key signing.pub
-              mlsec data prove train.csv --manifest train.manifest --record 41 > record-41.proof
-              mlsec data verify-proof --manifest train.manifest --public-key signing.pub --proof record-41.proof
+              mlsec data verify train.csv --manifest train.manifest \\
+                  --public-key signing.pub
+              mlsec data prove train.csv --manifest train.manifest \\
+                  --record 41 > record-41.proof
+              mlsec data verify-proof --manifest train.manifest \\
+                  --public-key signing.pub --proof record-41.proof
             """,
-        subcommands: [Sign.self, Verify.self, Prove.self, VerifyProof.self])
+        subcommands: [Sign.self, Verify.self, Prove.self, VerifyProof.self, Profile.self, Validate.self, Screen.self])
 
     struct Sign: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -64,7 +67,8 @@ struct DataCommand: AsyncParsableCommand {
                 Record numbers are 0-based, header rows excluded, counted across files in path order: \
                 changed_records and removed_records number the signed dataset, added_records the data now.
                 Example:
-                  mlsec data verify train.csv --manifest train.manifest --public-key signing.pub --format json
+                  mlsec data verify train.csv --manifest train.manifest \\
+                      --public-key signing.pub --format json
                 """)
 
         @Argument(help: "The dataset: a file or a directory.") var data: String
@@ -108,7 +112,11 @@ struct DataCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "prove",
             abstract: "Print an inclusion proof that one record was in the signed dataset.",
-            discussion: "Example:\n  mlsec data prove train.csv --manifest train.manifest --record 41 > record-41.proof")
+            discussion: """
+                Example:
+                  mlsec data prove train.csv --manifest train.manifest \\
+                      --record 41 > record-41.proof
+                """)
 
         @Argument(help: "The dataset (it must still hold the record unchanged).") var data: String
         @Option(help: "The manifest from `mlsec data sign`.") var manifest: String
@@ -126,7 +134,11 @@ struct DataCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify-proof",
             abstract: "Check a record's inclusion proof against a signed manifest: exit 0 included, 1 not.",
-            discussion: "Example:\n  mlsec data verify-proof --manifest train.manifest --public-key signing.pub --proof record-41.proof")
+            discussion: """
+                Example:
+                  mlsec data verify-proof --manifest train.manifest \\
+                      --public-key signing.pub --proof record-41.proof
+                """)
 
         @Option(help: "The manifest from `mlsec data sign`.") var manifest: String
         @Option(name: .customLong("public-key"), help: "The signer's PEM public key.") var publicKey: String

@@ -12,9 +12,11 @@ struct DetectorCommand: AsyncParsableCommand {
         abstract: "Calibrate and check the feature-squeezing detector of adversarial inputs.",
         discussion: """
             Examples:
-              mlsec detector calibrate --model ./digits-mlp --data digits-train --label-column label \\
-                  --false-positive-rate 0.05 --out ./digits-mlp/detector.json
-              mlsec detector check --detector ./digits-mlp/detector.json --model ./digits-mlp --data inputs.csv
+              mlsec detector calibrate --model ./digits-mlp --data holdout.csv \\
+                  --label-column label --false-positive-rate 0.05 \\
+                  --out ./digits-mlp/detector.json
+              mlsec detector check --detector ./digits-mlp/detector.json \\
+                  --model ./digits-mlp --data inputs.csv
             """,
         subcommands: [Calibrate.self, Check.self])
 
@@ -32,8 +34,9 @@ struct DetectorCommand: AsyncParsableCommand {
                 of the model's weights: it refuses any other model. Keep it in the model directory before signing, \
                 so the signature covers it.
                 Example:
-                  mlsec detector calibrate --model ./digits-mlp --data digits-train --label-column label \\
-                      --false-positive-rate 0.05 --out ./digits-mlp/detector.json
+                  mlsec detector calibrate --model ./digits-mlp --data holdout.csv \\
+                      --label-column label --false-positive-rate 0.05 \\
+                      --out ./digits-mlp/detector.json
                 """)
 
         @OptionGroup var input: ModelInput
@@ -78,7 +81,8 @@ struct DetectorCommand: AsyncParsableCommand {
                 Prints the number and rate of flagged rows and the score of each (with --scores). Exit 0 when \
                 none is flagged, 1 when some are (a negative verdict, as a scan that finds something).
                 Example:
-                  mlsec detector check --detector ./digits-mlp/detector.json --model ./digits-mlp --data inputs.csv
+                  mlsec detector check --detector ./digits-mlp/detector.json \\
+                      --model ./digits-mlp --data inputs.csv
                 """)
 
         @Option(help: "The detector file from `mlsec detector calibrate`.") var detector: String

@@ -111,7 +111,8 @@ struct TrainCommand: AsyncParsableCommand {
                   --architecture mlp:64-128-10 --epochs 30 --dp --target-epsilon 3 \\
                   --delta 1e-5 --clip-norm 1 --sample-rate 0.0435 --out ./digits-dp
               mlsec train --data digits-train --label-column label \\
-                  --architecture mlp:64-128-10 --epochs 100 --adversarial pgd --eps 0.1 --out ./digits-robust
+                  --architecture mlp:64-128-10 --epochs 100 \\
+                  --adversarial pgd --eps 0.1 --out ./digits-robust
             """)
 
     @Option(help: "CSV file or digits / digits-train / digits-test.") var data: String

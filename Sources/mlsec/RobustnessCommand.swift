@@ -10,7 +10,11 @@ import MLSecRobustness
 struct RobustnessCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "robustness", abstract: "Robustness reports.",
-        discussion: "Example:\n  mlsec robustness report --model ./digits-mlp --data digits-test --label-column label --out report.html",
+        discussion: """
+            Example:
+              mlsec robustness report --model ./digits-mlp --data digits-test \\
+                  --label-column label --out report.html
+            """,
         subcommands: [Report.self])
 
     struct Report: AsyncParsableCommand {
@@ -25,10 +29,11 @@ struct RobustnessCommand: AsyncParsableCommand {
                 operating point, the examples that flip most easily, and a one-line verdict at the top. --json \
                 writes the same numbers. Prints the verdict as JSON.
                 Examples:
-                  mlsec robustness report --model ./digits-mlp --data digits-test --label-column label \\
-                      --out report.html --json report.json
-                  mlsec robustness report --model ./digits-mlp --data digits-test --label-column label \\
-                      --norm 2 --black-box-rows 20 --out report-l2.html
+                  mlsec robustness report --model ./digits-mlp --data digits-test \\
+                      --label-column label --out report.html --json report.json
+                  mlsec robustness report --model ./digits-mlp --data digits-test \\
+                      --label-column label --norm 2 --black-box-rows 20 \\
+                      --out report-l2.html
                 """)
 
         @OptionGroup var input: ModelInput

@@ -29,10 +29,12 @@ struct WatermarkCommand: AsyncParsableCommand {
         commandName: "watermark", abstract: "Embed a watermark in a model, and verify it in a suspect model.",
         discussion: """
             Examples:
-              mlsec watermark embed --model ./digits-mlp --data digits-train --label-column label --bits 64 \\
-                  --key-out owner.key --out ./digits-marked
+              mlsec watermark embed --model ./digits-mlp --data digits-train \\
+                  --label-column label --bits 64 --key-out owner.key \\
+                  --out ./digits-marked
               mlsec watermark verify --model ./suspect --key owner.key
-              mlsec watermark robustness --model ./digits-marked --key owner.key --data digits-train --label-column label
+              mlsec watermark robustness --model ./digits-marked --key owner.key \\
+                  --data digits-train --label-column label
             """,
         subcommands: [Embed.self, Verify.self, Robustness.self])
 
@@ -51,8 +53,9 @@ struct WatermarkCommand: AsyncParsableCommand {
                 record its digest (printed as key_digest) in your audit log at once: that entry is your proof of \
                 priority.
                 Example:
-                  mlsec watermark embed --model ./digits-mlp --data digits-train --label-column label --bits 64 \\
-                      --key-out owner.key --out ./digits-marked
+                  mlsec watermark embed --model ./digits-mlp --data digits-train \\
+                      --label-column label --bits 64 --key-out owner.key \\
+                      --out ./digits-marked
                 """)
 
         @OptionGroup var input: ModelInput

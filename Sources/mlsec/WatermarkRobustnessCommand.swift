@@ -17,8 +17,9 @@ extension WatermarkCommand {
                 20, 50 and 80% of the weights, Gaussian weight noise of 0.1 standard deviation per tensor. Accuracy \
                 is measured on --test-data (default --data). --format table prints a table; json (default) one object.
                 Example:
-                  mlsec watermark robustness --model ./digits-marked --key owner.key --data digits-train \\
-                      --label-column label --test-data digits-test --format table
+                  mlsec watermark robustness --model ./digits-marked \\
+                      --key owner.key --data digits-train --label-column label \\
+                      --test-data digits-test --format table
                 """)
 
         @OptionGroup var input: ModelInput

@@ -3,7 +3,7 @@
 import Foundation
 import MLSecAudit
 import MLSecCore
-@testable import MLSecData
+import MLSecData
 import MLSecIntegrity
 import Testing
 

@@ -1,6 +1,7 @@
 // Dataset: labelled feature rows, read from CSV with strict checks or from the bundled digits data.
 
 import MLSecCore
+import MLSecFormats
 
 /// Rows of features, with optional integer labels.
 public struct Dataset: Sendable {
@@ -30,55 +31,57 @@ public struct Dataset: Sendable {
     }
 
     public static func csv(bytes: [UInt8], labelColumn: String?, context: String) throws -> Dataset {
-        guard let text = String(validating: bytes, as: UTF8.self) else {
-            throw MLSecError.malformed("\(context) is not UTF-8 text")
-        }
-        // "\r\n" is one Character in Swift: split on both, or CRLF files (Python's csv default) read as one line.
-        var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map {
-            $0.hasSuffix("\r") ? $0.dropLast() : $0
-        }
-        while let last = lines.last, last.isEmpty { lines.removeLast() }
-        guard let headerLine = lines.first else { throw MLSecError.malformed("\(context): empty file, expected a header row") }
-        let header = headerLine.split(separator: ",", omittingEmptySubsequences: false).map {
-            String($0).trimming(" \t")
-        }
-        guard header.count <= 1 << 20 else { throw MLSecError.limitExceeded("\(context): too many columns") }
-        guard Set(header).count == header.count else { throw MLSecError.malformed("\(context) line 1: duplicate column names") }
+        var header: [String] = []
         var labelIndex: Int?
-        if let labelColumn {
-            guard let i = header.firstIndex(of: labelColumn) else {
-                throw MLSecError.malformed("\(context) line 1: no column named \"\(labelColumn)\"; columns are \(header.prefix(8).joined(separator: ", "))…")
-            }
-            labelIndex = i
-        }
-        let names = header.enumerated().filter { $0.offset != labelIndex }.map(\.element)
-        guard !names.isEmpty else { throw MLSecError.malformed("\(context) line 1: no feature columns") }
         var features: [Float] = []
-        features.reserveCapacity((lines.count - 1) * names.count)
         var labels: [Int] = []
-        for (lineIndex, line) in lines.enumerated().dropFirst() {
-            let lineNumber = lineIndex + 1
-            let fields = line.split(separator: ",", omittingEmptySubsequences: false)
-            guard fields.count == header.count else {
-                throw MLSecError.malformed("\(context) line \(lineNumber): \(fields.count) fields, the header has \(header.count)")
+        var count = 0
+        // RFC 4180 rows (quoted fields, LF or CRLF ends) read straight from the bytes; numbers parsed from them.
+        try CSVStream.forEachRow(bytes: bytes, context: context) { index, row in
+            let lineNumber = index + 1
+            if index == 0 {
+                for i in 0..<row.count {
+                    guard let name = String(validating: row.field(i), as: UTF8.self) else {
+                        throw MLSecError.malformed("\(context) line 1: column \(i + 1)'s name is not UTF-8 text")
+                    }
+                    header.append(name.trimming(" \t"))
+                }
+                guard header.count <= 1 << 20 else { throw MLSecError.limitExceeded("\(context): too many columns") }
+                guard Set(header).count == header.count else { throw MLSecError.malformed("\(context) line 1: duplicate column names") }
+                if let labelColumn {
+                    guard let i = header.firstIndex(of: labelColumn) else {
+                        throw MLSecError.malformed(
+                            "\(context) line 1: no column named \"\(labelColumn)\"; columns are \(header.prefix(8).joined(separator: ", "))…")
+                    }
+                    labelIndex = i
+                }
+                guard header.count > (labelIndex == nil ? 0 : 1) else { throw MLSecError.malformed("\(context) line 1: no feature columns") }
+                return
             }
-            for (i, field) in fields.enumerated() {
-                let trimmed = field.trimming(" \t")
+            if row.count == 1, row.isEmpty(0), header.count > 1 { return }  // a blank line
+            guard row.count == header.count else {
+                throw MLSecError.malformed("\(context) line \(lineNumber): \(row.count) fields, the header has \(header.count)")
+            }
+            for i in 0..<row.count {
+                let value = FastNumber.parse(row.field(i))
                 if i == labelIndex {
-                    guard let v = Double(trimmed), v == v.rounded(), v >= 0, v < 1e6 else {
-                        throw MLSecError.malformed("\(context) line \(lineNumber): label \"\(trimmed.prefix(32))\" is not a non-negative integer")
+                    guard let v = value, v == v.rounded(), v >= 0, v < 1e6 else {
+                        throw MLSecError.malformed("\(context) line \(lineNumber): label \"\(row.string(i).prefix(32))\" is not a non-negative integer")
                     }
                     labels.append(Int(v))
                 } else {
-                    guard let v = Float(trimmed), v.isFinite else {
-                        throw MLSecError.malformed("\(context) line \(lineNumber), column \"\(header[i])\": \"\(trimmed.prefix(32))\" is not a finite number")
+                    guard let v = value, Float(v).isFinite else {
+                        throw MLSecError.malformed(
+                            "\(context) line \(lineNumber), column \"\(header[i])\": \"\(row.string(i).prefix(32))\" is not a finite number")
                     }
-                    features.append(v)
+                    features.append(Float(v))
                 }
             }
+            count += 1
         }
-        let count = lines.count - 1
+        guard !header.isEmpty else { throw MLSecError.malformed("\(context): empty file, expected a header row") }
         guard count >= 1 else { throw MLSecError.malformed("\(context): no data rows after the header") }
+        let names = header.enumerated().filter { $0.offset != labelIndex }.map(\.element)
         return Dataset(featureNames: names, features: features, labels: labelIndex == nil ? nil : labels, count: count)
     }
 

@@ -1,0 +1,135 @@
+// DatasetSchema: what `mlsec data profile` learns about a CSV dataset and `validate` holds new data to: per column
+// its type, allowed range or categories, missing-value allowance and distribution; the label's distribution.
+
+import Foundation
+import MLSecCore
+import MLSecFormats
+
+/// One column's expectations.
+public struct ColumnSchema: Sendable, Equatable {
+    public var name: String
+    public var type: ColumnType
+    /// Observed, and allowed (validate flags a higher rate).
+    public var missingRate: Double
+    public var maxMissingRate: Double
+    /// Allowed range of numeric columns (the observed one unless edited).
+    public var minimum: Double?
+    public var maximum: Double?
+    public var mean: Double?
+    public var standardDeviation: Double?
+    public var quantiles: [Double]
+    /// Inner decile edges and the reference share of each of the 10 bins (for the population stability index).
+    public var decileEdges: [Double]
+    public var decileShares: [Double]
+    /// Allowed categories (categorical columns) with their reference counts.
+    public var categories: [String: Int]?
+}
+
+/// A dataset's expectations.
+public struct DatasetSchema: Sendable, Equatable {
+    public static let format = "mlsec-data-schema"
+    /// Anomaly kinds that fail validation unless the schema's `blocking` list says otherwise.
+    public static let defaultBlocking = ["missing_column", "unexpected_column", "type_error", "out_of_range", "unseen_category", "missing",
+                                         "duplicates"]
+
+    public var rows: Int
+    public var columns: [ColumnSchema]
+    public var labelColumn: String?
+    public var labelShares: [String: Double]
+    public var duplicateRate: Double
+    public var maxDuplicateRate: Double
+    public var blocking: [String]
+    /// Population stability index above which a column is reported as drifted, and total-variation distance
+    /// above which the label distribution is reported as shifted.
+    public var driftThreshold: Double
+    public var labelShiftThreshold: Double
+
+    /// Profiles the CSV file at `path` in one pass.
+    public static func profile(path: String, labelColumn: String?) throws -> DatasetSchema {
+        var header: [String] = []
+        var stats: [ColumnStatistics] = []
+        var duplicates = RowHashes()
+        var rows = 0
+        try CSVStream.forEachRow(path: path) { index, row in
+            if index == 0 {
+                header = (0..<row.count).map { row.string($0) }
+                guard Set(header).count == header.count else { throw MLSecError.malformed("\(path) line 1: duplicate column names") }
+                stats = header.indices.map { ColumnStatistics(seed: 0x5EED &+ UInt64($0)) }
+                return
+            }
+            guard row.count == header.count else {
+                throw MLSecError.malformed("\(path) row \(index): \(row.count) fields, the header has \(header.count)")
+            }
+            for c in 0..<row.count { stats[c].add(row, column: c) }
+            duplicates.add(row)
+            rows += 1
+        }
+        guard !header.isEmpty, rows > 0 else { throw MLSecError.malformed("\(path): no header and data rows") }
+        if let labelColumn, !header.contains(labelColumn) {
+            throw MLSecError.malformed("\(path): no column named \"\(labelColumn)\"")
+        }
+        var columns: [ColumnSchema] = []
+        var labelShares: [String: Double] = [:]
+        for (name, s) in zip(header, stats) {
+            let type = s.type
+            let numeric = type == .integer || type == .float
+            let edges = numeric ? s.decileEdges : []
+            var shares: [Double] = []
+            if numeric, !s.reservoir.isEmpty {
+                var counts = [Int](repeating: 0, count: 10)
+                for v in s.reservoir { counts[Self.bin(v, edges: edges)] += 1 }
+                shares = counts.map { Double($0) / Double(s.reservoir.count) }
+            }
+            let missingRate = Double(s.missing) / Double(max(s.count, 1))
+            columns.append(ColumnSchema(
+                name: name, type: type, missingRate: missingRate, maxMissingRate: min(1, missingRate + 0.01),
+                minimum: numeric ? s.minimum : nil, maximum: numeric ? s.maximum : nil, mean: numeric ? s.mean : nil,
+                standardDeviation: numeric ? s.standardDeviation : nil, quantiles: numeric ? s.quantiles : [],
+                decileEdges: edges, decileShares: shares, categories: type == .categorical || name == labelColumn ? s.categories : nil))
+            if name == labelColumn, let categories = s.categories {
+                let total = Double(categories.values.reduce(0, +))
+                labelShares = categories.mapValues { Double($0) / max(total, 1) }
+            }
+        }
+        let duplicateRate = Double(duplicates.duplicates) / Double(rows)
+        return DatasetSchema(rows: rows, columns: columns, labelColumn: labelColumn, labelShares: labelShares, duplicateRate: duplicateRate,
+                             maxDuplicateRate: min(1, duplicateRate + 0.001), blocking: defaultBlocking, driftThreshold: 0.25,
+                             labelShiftThreshold: 0.1)
+    }
+
+    /// Bin 0...9 of `v` among the 9 inner decile edges.
+    static func bin(_ v: Double, edges: [Double]) -> Int {
+        var lo = 0, hi = edges.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if v < edges[mid] { hi = mid } else { lo = mid + 1 }
+        }
+        return lo
+    }
+}
+
+/// Row fingerprints (FNV-1a over the row's bytes) to count exact duplicate rows.
+struct RowHashes {
+    var seen = Set<UInt64>()
+    var duplicates = 0
+    var firstRows: [UInt64: Int] = [:]
+    static let maxRows = 20_000_000
+
+    static func hash(_ row: CSVRow) -> UInt64 {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for i in 0..<row.count {
+            for b in row.field(i) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
+            h = (h ^ 0x1F) &* 0x100_0000_01B3
+        }
+        return h
+    }
+
+    /// Records the row; true when an identical row was seen before.
+    @discardableResult
+    mutating func add(_ row: CSVRow) -> Bool {
+        guard seen.count < Self.maxRows else { return false }
+        if seen.insert(Self.hash(row)).inserted { return false }
+        duplicates += 1
+        return true
+    }
+}
