@@ -205,3 +205,21 @@ def test_wrong_shape_suspect_and_missing_file_exit_2(work, tmp_path):
     assert proc.returncode == 2
     proc = mlsec("fingerprint", "compare", "--model", work["dir"] / "source", "--suspect", small)
     assert proc.returncode == 2 and "different architectures" in proc.stderr
+
+
+def test_removal_attack_table_for_a_fingerprint(work):
+    """`mlsec watermark robustness --fingerprint` runs the removal attacks, distillation included, and reads the
+    fingerprint after each: the weight-derived copies stay copies."""
+    d = work["dir"]
+    table = run_json("watermark", "robustness", "--model", d / "source", "--fingerprint", d / "fp.json",
+                     "--data", "digits-train", "--label-column", "label", "--test-data", "digits-test")
+    rows = {row["attack"]: row for row in table["rows"]}
+    assert any(name.startswith("distill") for name in rows), list(rows)
+    assert rows["none"]["verdict"] == "copy" and rows["none"]["match_rate"] == 1.0
+    for name, row in rows.items():
+        assert set(row) == {"attack", "accuracy", "match_rate", "threshold", "verdict"}
+        if name.startswith(("fine-tune", "prune 20", "prune 50", "weight noise")):
+            assert row["verdict"] == "copy", (name, row)
+    proc = mlsec("watermark", "robustness", "--model", d / "source", "--data", "digits-train",
+                 "--label-column", "label", check=2)
+    assert "either --key or --fingerprint" in proc.stderr

@@ -14,11 +14,15 @@ struct FingerprintCommand: AsyncParsableCommand {
         discussion: """
             Exit codes of match and compare: 0 the suspect is a copy, 1 it is independent, 2 an error.
             Examples:
-              mlsec fingerprint create --model ./digits-mlp --data digits-train --label-column label \\
-                  --reference-models ./ref1 ./ref2 ./ref3 ./ref4 --out digits-mlp.fp.json
-              mlsec fingerprint match --fingerprint digits-mlp.fp.json --model ./suspect
-              mlsec fingerprint match --fingerprint digits-mlp.fp.json --target http://127.0.0.1:8000 --api-key "$KEY"
-              mlsec fingerprint compare --model ./digits-mlp --suspect ./suspect --reference-models ./ref1 ./ref2
+              mlsec fingerprint create --model ./digits-mlp --data digits-train \\
+                  --label-column label --out digits-mlp.fp.json \\
+                  --reference-models ./ref1 ./ref2 ./ref3 ./ref4
+              mlsec fingerprint match --fingerprint digits-mlp.fp.json \\
+                  --model ./suspect
+              mlsec fingerprint match --fingerprint digits-mlp.fp.json \\
+                  --target http://127.0.0.1:8000 --api-key "$KEY"
+              mlsec fingerprint compare --model ./digits-mlp --suspect ./suspect \\
+                  --reference-models ./ref1 ./ref2
             """,
         subcommands: [Create.self, Match.self, Compare.self])
 
@@ -42,8 +46,9 @@ struct FingerprintCommand: AsyncParsableCommand {
                 above the threshold. The file records the inputs, the model's labels, the threshold and both \
                 calibration distributions, and the digest of the model's weights.
                 Example:
-                  mlsec fingerprint create --model ./digits-mlp --data digits-train --label-column label \\
-                      --reference-models ./ref1 ./ref2 ./ref3 ./ref4 --out digits-mlp.fp.json
+                  mlsec fingerprint create --model ./digits-mlp --data digits-train \\
+                      --label-column label --out digits-mlp.fp.json \\
+                      --reference-models ./ref1 ./ref2 ./ref3 ./ref4
                 """)
 
         @OptionGroup var input: ModelInput
@@ -115,9 +120,11 @@ struct FingerprintCommand: AsyncParsableCommand {
                 Asks the suspect for its labels of the fingerprint's inputs and prints match_rate, threshold, \
                 verdict (copy or independent), matches and n. Exit 0 for copy, 1 for independent, 2 on errors.
                 Examples:
-                  mlsec fingerprint match --fingerprint digits-mlp.fp.json --model ./suspect
-                  mlsec fingerprint match --fingerprint digits-mlp.fp.json --target https://models.example.com \\
-                      --api-key "$KEY" --ca-certificate ca.pem
+                  mlsec fingerprint match --fingerprint digits-mlp.fp.json \\
+                      --model ./suspect
+                  mlsec fingerprint match --fingerprint digits-mlp.fp.json \\
+                      --target https://models.example.com --api-key "$KEY" \\
+                      --ca-certificate ca.pem
                 """)
 
         @Option(help: "The fingerprint file from `mlsec fingerprint create`.") var fingerprint: String
@@ -186,7 +193,9 @@ struct FingerprintCommand: AsyncParsableCommand {
                 copy does not, and only the conferrable fingerprint (`match`) can claim it. \
                 Exit 0 for copy, 1 for independent, 2 on errors.
                 Example:
-                  mlsec fingerprint compare --model ./digits-mlp --suspect ./suspect --reference-models ./ref1 ./ref2
+                  mlsec fingerprint compare --model ./digits-mlp --suspect ./suspect \\
+                      --reference-models ./ref1 ./ref2
+
                 """)
 
         @Option(help: "Your model directory.") var model: String
