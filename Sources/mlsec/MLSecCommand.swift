@@ -36,7 +36,7 @@ struct MLSecCommand: AsyncParsableCommand {
             DecryptCommand.self, PrivacyCommand.self, KeygenCommand.self, KeysCommand.self, APIKeyCommand.self, DeploymentsCommand.self, ReceiptCommand.self,
             AuditCommand.self, DiffCommand.self, DigestCommand.self, TrainCommand.self, PredictCommand.self,
             EvaluateCommand.self, ModelCommand.self, AttackCommand.self, CertifyCommand.self, DetectorCommand.self,
-            RobustnessCommand.self, WatermarkCommand.self, FingerprintCommand.self, DataCommand.self, BenchCommand.self,
+            RobustnessCommand.self, WatermarkCommand.self, FingerprintCommand.self, DataCommand.self, MonitorCommand.self, BenchCommand.self,
         ]
     )
 
