@@ -11,8 +11,12 @@ extension DataCommand {
             commandName: "profile",
             abstract: "Learn a CSV dataset's schema: column types, ranges, categories, missing rates, distributions.",
             discussion: """
-                One pass with bounded memory. The schema is JSON made to be read and edited: widen a column's min \
-                and max, add categories, raise max_missing_rate, or change which anomaly kinds are "blocking".
+                One pass with bounded memory. A numeric column's allowed min and max are its observed range \
+                widened: a column seen within [0, 1] is held to [0, 1]; otherwise each side moves out by \
+                --range-slack times the larger of the column's span and the median span of the numeric columns, \
+                and a column never seen negative stays non-negative. The schema is JSON made to be read and \
+                edited: set a column's min and max to its real domain, add categories, raise max_missing_rate, or \
+                change which anomaly kinds are "blocking".
                 Example:
                   mlsec data profile train.csv --label-column label --out train.schema.json
                 """)
@@ -20,12 +24,18 @@ extension DataCommand {
         @Argument(help: "A CSV file with a header row.") var data: String
         @Option(help: "Where to write the schema.") var out: String
         @Option(name: .customLong("label-column"), help: "The label column (its distribution is kept).") var labelColumn: String?
+        @Option(name: .customLong("range-slack"), help: "How far the allowed range reaches past the observed one (see above).")
+        var rangeSlack = 0.25
         @Flag(help: "Overwrite --out.") var force = false
+
+        func validate() throws {
+            guard rangeSlack.isFinite, rangeSlack >= 0, rangeSlack <= 100 else { throw ValidationError("--range-slack must be 0...100") }
+        }
 
         func run() async throws {
             if !force, FileStatus.exists(out) { throw MLSecError(.alreadyExists, "\(out) exists; pass --force to overwrite it") }
             let start = ContinuousClock.now
-            let schema = try DatasetSchema.profile(path: data, labelColumn: labelColumn)
+            let schema = try DatasetSchema.profile(path: data, labelColumn: labelColumn, rangeSlack: rangeSlack)
             let seconds = Double((ContinuousClock.now - start) / .microseconds(1)) / 1e6
             try AtomicFile.write(JSONWriter.string(schema.json, options: .init(pretty: true)) + "\n", to: out, overwrite: true)
             printJSON(.object([

@@ -46,7 +46,8 @@ struct ColumnStatistics {
         }
         if let v = FastNumber.parse(field) {
             numeric += 1
-            if v == v.rounded(), abs(v) < 9e15 { integral += 1 }
+            // Typed by the literal, as TensorFlow Data Validation does: "3" is an integer, "3.0" and "3e0" are floats.
+            if v == v.rounded(), abs(v) < 9e15, !field.contains(where: { $0 == 0x2E || $0 == 0x65 || $0 == 0x45 }) { integral += 1 }
             minimum = min(minimum, v)
             maximum = max(maximum, v)
             let delta = v - mean

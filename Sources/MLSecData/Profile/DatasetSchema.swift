@@ -12,9 +12,13 @@ public struct ColumnSchema: Sendable, Equatable {
     /// Observed, and allowed (validate flags a higher rate).
     public var missingRate: Double
     public var maxMissingRate: Double
-    /// Allowed range of numeric columns (the observed one unless edited).
+    /// Allowed range of numeric columns: validate blocks values outside it. `profile` widens the observed range
+    /// (see `DatasetSchema.allowedRange`); edit it to hold the data to a declared domain.
     public var minimum: Double?
     public var maximum: Double?
+    /// The range seen when profiling.
+    public var observedMinimum: Double?
+    public var observedMaximum: Double?
     public var mean: Double?
     public var standardDeviation: Double?
     public var quantiles: [Double]
@@ -29,6 +33,9 @@ public struct ColumnSchema: Sendable, Equatable {
 public struct DatasetSchema: Sendable, Equatable {
     public static let format = "mlsec-data-schema"
     /// Anomaly kinds that fail validation unless the schema's `blocking` list says otherwise.
+    /// Every anomaly kind `validate` reports.
+    public static let anomalyKinds = ["missing_column", "unexpected_column", "type_error", "out_of_range", "unseen_category", "missing",
+                                      "duplicates", "drift", "label_shift"]
     public static let defaultBlocking = ["missing_column", "unexpected_column", "type_error", "out_of_range", "unseen_category", "missing",
                                          "duplicates"]
 
@@ -44,8 +51,20 @@ public struct DatasetSchema: Sendable, Equatable {
     public var driftThreshold: Double
     public var labelShiftThreshold: Double
 
-    /// Profiles the CSV file at `path` in one pass.
-    public static func profile(path: String, labelColumn: String?) throws -> DatasetSchema {
+    /// The allowed range `profile` gives a numeric column observed over [lo, hi]: a column seen within [0, 1]
+    /// (pixels, shares, probabilities) is held to [0, 1]; otherwise the range is widened on each side by `slack`
+    /// times the larger of its own span and `typicalSpan` (the median span of the numeric feature columns, so that
+    /// a sparse column seen at one value does not block its neighbours' ordinary values), and a column never seen
+    /// negative stays non-negative.
+    public static func allowedRange(lo: Double, hi: Double, typicalSpan: Double, slack: Double) -> (Double, Double) {
+        if lo >= 0, hi <= 1 { return (0, 1) }
+        let margin = slack * max(hi - lo, typicalSpan)
+        return (lo >= 0 ? max(0, lo - margin) : lo - margin, hi + margin)
+    }
+
+    /// Profiles the CSV file at `path` in one pass. `rangeSlack` widens each numeric column's observed range into
+    /// the allowed one (`allowedRange`).
+    public static func profile(path: String, labelColumn: String?, rangeSlack: Double = 0.25) throws -> DatasetSchema {
         var header: [String] = []
         var stats: [ColumnStatistics] = []
         var duplicates = RowHashes()
@@ -70,6 +89,10 @@ public struct DatasetSchema: Sendable, Equatable {
         }
         var columns: [ColumnSchema] = []
         var labelShares: [String: Double] = [:]
+        let spans = zip(header, stats).compactMap { name, s -> Double? in
+            (s.type == .integer || s.type == .float) && name != labelColumn ? s.maximum - s.minimum : nil
+        }.sorted()
+        let typicalSpan = spans.isEmpty ? 0 : spans[spans.count / 2]
         for (name, s) in zip(header, stats) {
             let type = s.type
             let numeric = type == .integer || type == .float
@@ -81,9 +104,11 @@ public struct DatasetSchema: Sendable, Equatable {
                 shares = counts.map { Double($0) / Double(s.reservoir.count) }
             }
             let missingRate = Double(s.missing) / Double(max(s.count, 1))
+            let allowed = numeric ? Self.allowedRange(lo: s.minimum, hi: s.maximum, typicalSpan: typicalSpan, slack: rangeSlack) : nil
             columns.append(ColumnSchema(
                 name: name, type: type, missingRate: missingRate, maxMissingRate: min(1, missingRate + 0.01),
-                minimum: numeric ? s.minimum : nil, maximum: numeric ? s.maximum : nil, mean: numeric ? s.mean : nil,
+                minimum: allowed?.0, maximum: allowed?.1, observedMinimum: numeric ? s.minimum : nil,
+                observedMaximum: numeric ? s.maximum : nil, mean: numeric ? s.mean : nil,
                 standardDeviation: numeric ? s.standardDeviation : nil, quantiles: numeric ? s.quantiles : [],
                 decileEdges: edges, decileShares: shares, categories: type == .categorical || name == labelColumn ? s.categories : nil))
             if name == labelColumn, let categories = s.categories {

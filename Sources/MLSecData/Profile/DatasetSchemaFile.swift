@@ -22,7 +22,9 @@ extension DatasetSchema {
                     ("max_missing_rate", Self.number(c.maxMissingRate)),
                 ]
                 if let minimum = c.minimum, let maximum = c.maximum {
-                    members += [("min", Self.number(minimum)), ("max", Self.number(maximum)), ("mean", Self.number(c.mean ?? 0)),
+                    members += [("min", Self.number(minimum)), ("max", Self.number(maximum)),
+                                ("observed_min", Self.number(c.observedMinimum ?? minimum)),
+                                ("observed_max", Self.number(c.observedMaximum ?? maximum)), ("mean", Self.number(c.mean ?? 0)),
                                 ("std", Self.number(c.standardDeviation ?? 0)), ("quantiles", .array(c.quantiles.map(Self.number))),
                                 ("decile_edges", .array(c.decileEdges.map(Self.number))),
                                 ("decile_shares", .array(c.decileShares.map(Self.number)))]
@@ -59,6 +61,9 @@ extension DatasetSchema {
                 throw MLSecError.malformed("\(context): each column needs a name and a type (integer, float, categorical, string)")
             }
             let numeric = type == .integer || type == .float
+            if numeric, case .number(let low)? = c["min"], case .number(let high)? = c["max"], let lo = Double(low), let hi = Double(high), lo > hi {
+                throw MLSecError.malformed("\(context): column \(name) has min \(lo) above max \(hi)")
+            }
             var categories: [String: Int]?
             if let members = c["categories"]?.objectValue {
                 guard members.count <= 100_000 else { throw MLSecError.limitExceeded("\(context): column \(name) lists too many categories") }
@@ -76,6 +81,8 @@ extension DatasetSchema {
                 name: name, type: type, missingRate: try double(c["missing_rate"], "missing_rate") { $0 >= 0 && $0 <= 1 },
                 maxMissingRate: try double(c["max_missing_rate"], "max_missing_rate") { $0 >= 0 && $0 <= 1 },
                 minimum: numeric ? try double(c["min"], "min") : nil, maximum: numeric ? try double(c["max"], "max") : nil,
+                observedMinimum: numeric ? try c["observed_min"].map { try double($0, "observed_min") } : nil,
+                observedMaximum: numeric ? try c["observed_max"].map { try double($0, "observed_max") } : nil,
                 mean: numeric ? try double(c["mean"], "mean") : nil, standardDeviation: numeric ? try double(c["std"], "std") : nil,
                 quantiles: numeric ? try doubles(c["quantiles"] ?? .array([]), "quantiles", max: 16) : [], decileEdges: edges,
                 decileShares: shares, categories: categories)
@@ -84,7 +91,9 @@ extension DatasetSchema {
             (key, try double(value, "label_distribution") { $0 >= 0 && $0 <= 1 })
         }, uniquingKeysWith: { a, _ in a })
         let blocking = try (json["blocking"]?.arrayValue ?? []).map { value -> String in
-            guard let text = value.stringValue else { throw MLSecError.malformed("\(context): \"blocking\" lists anomaly kinds") }
+            guard let text = value.stringValue, Self.anomalyKinds.contains(text) else {
+                throw MLSecError.malformed("\(context): \"blocking\" lists anomaly kinds, one of \(Self.anomalyKinds.joined(separator: ", "))")
+            }
             return text
         }
         self.init(rows: json["rows"]?.integerValue ?? 0, columns: columns, labelColumn: json["label_column"]?.stringValue,
