@@ -33,8 +33,13 @@ struct ColumnStatistics {
     static func isMissing(_ field: UnsafeBufferPointer<UInt8>) -> Bool {
         if field.isEmpty { return true }
         guard field.count <= 4 else { return false }
-        let lower = String(decoding: field, as: UTF8.self).lowercased()
-        return lower == "na" || lower == "n/a" || lower == "null" || lower == "nan"
+        // ASCII lower case without building a String: this runs for every field.
+        var word: UInt32 = 0
+        for b in field { word = word << 8 | UInt32(b >= 0x41 && b <= 0x5A ? b | 0x20 : b) }
+        switch (field.count, word) {
+        case (2, 0x6E61), (3, 0x6E2F61), (4, 0x6E75_6C6C), (3, 0x6E616E): return true   // na, n/a, null, nan
+        default: return false
+        }
     }
 
     mutating func add(_ row: CSVRow, column: Int) {

@@ -38,6 +38,15 @@ public enum DataValidation {
         var duplicates = RowHashes()
         var duplicateRows: [Int] = []
         var rows = 0
+        // Per-column settings in flat arrays: reading `schema.columns[s]` per field copied a struct of arrays and a
+        // dictionary (reference counting on every field).
+        let types = schema.columns.map(\.type)
+        let lows = schema.columns.map { $0.minimum ?? -.infinity }
+        let highs = schema.columns.map { $0.maximum ?? .infinity }
+        let edgeLists = schema.columns.map(\.decileEdges)
+        let hasEdges = edgeLists.map { !$0.isEmpty }
+        let categorySets = schema.columns.map { $0.categories.map { Set($0.keys) } }
+        let labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } }
         func note(_ kind: String, _ column: String, row: Int, _ detail: @autoclosure () -> String) {
             let key = kind + "\u{1}" + column
             if var entry = found[key] {
@@ -62,34 +71,35 @@ public enum DataValidation {
             if duplicates.add(row), duplicateRows.count < maxListedRows { duplicateRows.append(r) }
             for c in 0..<row.count {
                 guard let s = mapping[c] else { continue }
-                let column = schema.columns[s]
                 let field = row.field(c)
                 if ColumnStatistics.isMissing(field) { missing[s] += 1; continue }
-                switch column.type {
+                switch types[s] {
                 case .integer, .float:
                     guard let v = FastNumber.parse(field) else {
-                        note("type_error", column.name, row: r, "values that are not numbers (first: \"\(row.string(c).prefix(40))\")")
+                        note("type_error", schema.columns[s].name, row: r, "values that are not numbers (first: \"\(row.string(c).prefix(40))\")")
                         continue
                     }
-                    if column.type == .integer, v != v.rounded() {
-                        note("type_error", column.name, row: r, "values that are not integers (first: \(v))")
+                    if types[s] == .integer, v != v.rounded() {
+                        note("type_error", schema.columns[s].name, row: r, "values that are not integers (first: \(v))")
                     }
-                    if let lo = column.minimum, let hi = column.maximum, v < lo || v > hi {
-                        note("out_of_range", column.name, row: r, "values outside [\(lo), \(hi)] (first: \(v))")
+                    if v < lows[s] || v > highs[s] {
+                        note("out_of_range", schema.columns[s].name, row: r, "values outside [\(lows[s]), \(highs[s])] (first: \(v))")
                     }
-                    if !column.decileEdges.isEmpty {
-                        bins[s][DatasetSchema.bin(v, edges: column.decileEdges)] += 1
+                    if hasEdges[s] {
+                        bins[s][edgeLists[s].withUnsafeBufferPointer { DatasetSchema.bin(v, edges: $0) }] += 1
                         numericCounts[s] += 1
                     }
                 case .categorical:
-                    let text = row.string(c)
-                    if let categories = column.categories, categories[text] == nil {
-                        note("unseen_category", column.name, row: r, "categories not in the schema (first: \"\(text.prefix(40))\")")
+                    if let categories = categorySets[s] {
+                        let text = row.string(c)
+                        if !categories.contains(text) {
+                            note("unseen_category", schema.columns[s].name, row: r, "categories not in the schema (first: \"\(text.prefix(40))\")")
+                        }
                     }
                 case .string:
                     break
                 }
-                if column.name == schema.labelColumn { labels[row.string(c), default: 0] += 1 }
+                if s == labelIndex { labels[row.string(c), default: 0] += 1 }
             }
         }
         var anomalies: [Anomaly] = []

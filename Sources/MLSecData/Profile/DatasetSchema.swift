@@ -124,6 +124,10 @@ public struct DatasetSchema: Sendable, Equatable {
 
     /// Bin 0...9 of `v` among the 9 inner decile edges.
     static func bin(_ v: Double, edges: [Double]) -> Int {
+        edges.withUnsafeBufferPointer { bin(v, edges: $0) }
+    }
+
+    static func bin(_ v: Double, edges: UnsafeBufferPointer<Double>) -> Int {
         var lo = 0, hi = edges.count
         while lo < hi {
             let mid = (lo + hi) / 2
@@ -141,10 +145,24 @@ struct RowHashes {
     static let maxRows = 20_000_000
 
     static func hash(_ row: CSVRow) -> UInt64 {
+        // Eight bytes at a time (multiply and fold, as in wyhash's mixing), each field closed by its length.
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        @inline(__always) func mix(_ word: UInt64) {
+            let product = (h ^ word).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
+            h = product.high ^ product.low
+        }
         for i in 0..<row.count {
-            for b in row.field(i) { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-            h = (h ^ 0x1F) &* 0x100_0000_01B3
+            let field = row.field(i)
+            guard let base = field.baseAddress else { mix(0x1F); continue }
+            var j = 0
+            while j + 8 <= field.count {
+                mix(UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self))
+                j += 8
+            }
+            var tail: UInt64 = 0
+            while j < field.count { tail = tail << 8 | UInt64(field[j]); j += 1 }
+            mix(tail)
+            mix(UInt64(field.count) | 0x1F00)
         }
         return h
     }

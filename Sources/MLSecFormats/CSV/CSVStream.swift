@@ -178,22 +178,29 @@ public enum FastNumber {
         if s[0] == UInt8(ascii: "-") || s[0] == UInt8(ascii: "+") { negative = s[0] == UInt8(ascii: "-"); i = 1 }
         var mantissa: UInt64 = 0
         var significant = 0, scale = 0, sawDigit = false, exact = true
-        func digit(_ d: UInt8, fraction: Bool) {
+        // Integer part, then fraction: leading zeros are skipped, digits past the 19th only move the scale.
+        while i < n, s[i] &- 48 < 10 {
+            let d = s[i] &- 48
             sawDigit = true
-            if mantissa == 0 && d == 0 { if fraction { scale -= 1 }; return }
-            if significant < 19 {
-                mantissa = mantissa * 10 + UInt64(d)
-                significant += 1
-                if fraction { scale -= 1 }
-            } else {
-                exact = false
-                if !fraction { scale += 1 }
+            if mantissa != 0 || d != 0 {
+                if significant < 19 { mantissa = mantissa &* 10 &+ UInt64(d); significant += 1 } else { exact = false; scale += 1 }
             }
+            i += 1
         }
-        while i < n, s[i] >= 48, s[i] <= 57 { digit(s[i] - 48, fraction: false); i += 1 }
         if i < n, s[i] == UInt8(ascii: ".") {
             i += 1
-            while i < n, s[i] >= 48, s[i] <= 57 { digit(s[i] - 48, fraction: true); i += 1 }
+            while i < n, s[i] &- 48 < 10 {
+                let d = s[i] &- 48
+                sawDigit = true
+                if mantissa == 0 && d == 0 {
+                    scale -= 1
+                } else if significant < 19 {
+                    mantissa = mantissa &* 10 &+ UInt64(d); significant += 1; scale -= 1
+                } else {
+                    exact = false
+                }
+                i += 1
+            }
         }
         guard sawDigit else { return nil }
         if i < n, s[i] == UInt8(ascii: "e") || s[i] == UInt8(ascii: "E") {
@@ -210,7 +217,8 @@ public enum FastNumber {
         if mantissa == 0 {
             value = 0
         } else if exact, significant <= 15, scale >= -22, scale <= 22 {
-            value = scale >= 0 ? Double(mantissa) * powers[scale] : Double(mantissa) / powers[-scale]
+            let m = Double(Int64(bitPattern: mantissa))   // at most 15 digits: a signed conversion is one instruction
+            value = scale >= 0 ? m * powers[scale] : m / powers[-scale]
         } else {
             // Long mantissas or far exponents: the C library rounds correctly.
             var text = [CChar](repeating: 0, count: n + 1)
