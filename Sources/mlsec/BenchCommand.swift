@@ -15,9 +15,10 @@ struct BenchCommand: AsyncParsableCommand {
               mlsec bench gemm --sizes 256,512
               mlsec bench train --epochs 5
               mlsec bench dpsgd --epochs 30
+              mlsec bench monitor --requests 100000
               mlsec bench audit --entries 20000 --proof-size 100000 --directory /tmp
             """,
-        subcommands: [Gemm.self, Train.self, ExportDigits.self, Audit.self, DPSGDBench.self])
+        subcommands: [Gemm.self, Train.self, ExportDigits.self, Audit.self, DPSGDBench.self, MonitorBench.self])
 
     struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -145,15 +146,29 @@ struct BenchCommand: AsyncParsableCommand {
 
     struct ExportDigits: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            commandName: "export-digits", abstract: "Print a digits split as JSON (for comparisons and tests).",
+            commandName: "export-digits", abstract: "Print a digits split as JSON or CSV (for comparisons, tests, examples).",
+            discussion: """
+                Example:
+                  mlsec bench export-digits --split train --format csv > train.csv
+                """,
             shouldDisplay: false)
 
         @Option(help: "train, test or all.") var split = "train"
+        @Option(help: "json ({\"x\": rows, \"y\": labels}) or csv (columns p0..p63 and label).") var format = "json"
 
         func run() async throws {
             guard let which = Digits.Split(rawValue: split) else { throw MLSecError.usage("--split is train, test or all") }
             let data = Digits.dataset(which)
             let d = data.featureCount
+            if format == "csv" {
+                var text = ((0..<d).map { "p\($0)" } + ["label"]).joined(separator: ",") + "\n"
+                for r in 0..<data.count {
+                    text += data.features[r * d..<(r + 1) * d].map { "\($0)" }.joined(separator: ",") + ",\(data.labels?[r] ?? 0)\n"
+                }
+                print(text, terminator: "")
+                return
+            }
+            guard format == "json" else { throw MLSecError.usage("--format is json or csv") }
             let rows: [JSONValue] = (0..<data.count).map { r in
                 .array(data.features[r * d..<(r + 1) * d].map { .number("\($0)") })
             }
