@@ -126,7 +126,7 @@ let package = Package(
             name: "MLSecGateway",
             dependencies: [
                 "MLSecCore", "MLSecEngine", "MLSecIntegrity", "MLSecAudit", "MLSecAccess", "MLSecReceipts", "MLSecDeploy",
-                "MLSecRobustness",
+                "MLSecRobustness", "MLSecData",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -41,6 +41,8 @@ public struct GatewayConfiguration: Sendable {
     public var anonymousLimit = RateLimit(requestsPerSecond: 2, burst: 20)
     /// Identical authentication failures from one address within this window are one counted audit entry.
     public var failureWindow: Duration = .seconds(60)
+    /// Per role: answers cut to top-k labels or rounded, and budgets of distinct inputs (model extraction).
+    public var extractionDefense: [String: ExtractionPolicy] = [:]
 
     /// The sections of `other` that differ from this configuration and can only change with a restart (the
     /// listener, TLS and mTLS mappings, state, database, limits, CORS, audit settings, JWT settings): a reload
@@ -65,6 +67,7 @@ public struct GatewayConfiguration: Sendable {
         if clientCertificates != other.clientCertificates { changed.append("client_certificates") }
         if principalLimits != other.principalLimits { changed.append("principal_limits") }
         if corsOrigins != other.corsOrigins { changed.append("cors") }
+        if extractionDefense != other.extractionDefense { changed.append("extraction_defense") }
         return changed
     }
 
@@ -80,6 +83,7 @@ public struct GatewayConfiguration: Sendable {
         options.auditDurability = auditDurability
         options.anonymousLimit = anonymousLimit
         options.failureWindow = failureWindow
+        options.extractionDefense = extractionDefense
         return options
     }
 
@@ -110,7 +114,7 @@ public struct GatewayConfiguration: Sendable {
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
         try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "principal_limits", "cors",
-                                      "database"], path)
+                                      "database", "extraction_defense"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
             try Self.check(l, allowed: ["host", "port"], "listen")
@@ -249,10 +253,19 @@ public struct GatewayConfiguration: Sendable {
                 self.roles[name] = Role(name: name, permissions: Set(list))
             }
         }
+        if let defense = doc["extraction_defense"] {
+            guard let members = defense.objectValue else { throw MLSecError.malformed("extraction_defense must be an object of roles") }
+            for (role, value) in members {
+                guard self.roles[role] != nil else {
+                    throw MLSecError.malformed("extraction_defense: \"\(role.prefix(40))\" is not a role (built-in or under roles)")
+                }
+                extractionDefense[role] = try ExtractionPolicy(json: value, context: "extraction_defense.\(role)")
+            }
+        }
         for (i, m) in (doc["models"]?.arrayValue ?? []).enumerated() {
             try Self.check(m, allowed: ["name", "version", "path", "signature", "public_keys", "certificate_chain", "certificate_identity",
                                         "identities", "input_range", "rate_limit", "upstreams", "upstream_model", "upstream_policy", "digest", "softmax_output",
-                                        "detector"],
+                                        "detector", "monitor"],
                            "models[\(i)]")
             guard let name = m["name"]?.stringValue, !name.isEmpty, name.utf8.count <= 100 else {
                 throw MLSecError.malformed("models[\(i)] needs a name (1-100 characters)")
@@ -328,6 +341,12 @@ public struct GatewayConfiguration: Sendable {
                     throw MLSecError.malformed("models[\(i)].detector needs the local engine: upstream models cannot run it")
                 }
                 source.detector = try DetectorPolicy(json: detector, context: "models[\(i)].detector")
+            }
+            if let monitor = m["monitor"] {
+                guard source.upstreams.isEmpty else {
+                    throw MLSecError.malformed("models[\(i)].monitor needs the local engine: its reference is bound to the weights it serves")
+                }
+                source.monitor = try MonitorPolicy(json: monitor, context: "models[\(i)].monitor", resolve: resolve)
             }
             models.append(source)
         }

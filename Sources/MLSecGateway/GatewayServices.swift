@@ -59,6 +59,8 @@ public struct GatewayOptions: Sendable {
     public var anonymousLimit = RateLimit(requestsPerSecond: 2, burst: 20)
     /// Identical authentication failures from one address within this window are one counted audit entry.
     public var failureWindow: Duration = .seconds(60)
+    /// Per role: answers cut to top-k or rounded, and budgets of distinct inputs (`extraction_defense`).
+    public var extractionDefense: [String: ExtractionPolicy] = [:]
 
     public init() {}
 }
@@ -85,6 +87,10 @@ public struct GatewayServices: Sendable {
     public let loader: ModelLoader
     /// Failed authentications: limited per client address, repeated ones counted into one entry per window.
     public let failedAuthentications: FailedAuthentications
+    /// The distinct inputs each key sent each model recently, for the extraction budgets.
+    public let extraction = ExtractionBudgets()
+    /// Where the inference monitors' alerts go: audit, metrics, webhooks.
+    public let monitorAlerts: MonitorAlerts
 
     public init(models: ModelCatalog, stores: GatewayStores, roles: [String: Role], signers: GatewaySigners,
                 options: GatewayOptions = GatewayOptions(), jwt: JWTAuthenticator? = nil, metrics: GatewayMetrics = GatewayMetrics(),
@@ -102,6 +108,7 @@ public struct GatewayServices: Sendable {
         self.metrics = metrics
         self.loader = loader
         failedAuthentications = FailedAuthentications(limit: options.anonymousLimit, window: options.failureWindow)
+        monitorAlerts = MonitorAlerts(metrics: metrics, audit: audit)
         admission = InferenceAdmission(limits: options.availability, limiter: rateLimits,
                                        quotas: QuotaTracker(store: stores.keys.backend, now: quotaClock))
     }

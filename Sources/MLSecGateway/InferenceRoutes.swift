@@ -175,7 +175,8 @@ struct InferenceRoutes {
             throw await deny(GatewayError(.serviceUnavailable, "the request passed its deadline; retry later", headers: [.retryAfter: "1"],
                                           auditReason: "deadline passed before inference"), principal, "infer", resource, context, model: model)
         }
-        let output: [Float]
+        let ood = try await monitorBeforeInference(principal, model, parsed, resource: resource, context: context)
+        var output: [Float]
         var flagged: DetectorVerdict?
         do {
             if let pool = model.upstream, let upstreamModel = model.upstreamModel {
@@ -215,19 +216,23 @@ struct InferenceRoutes {
                                               auditReason: "detector: \(flagged.summary)"), principal, "infer", resource, context, model: model)
             }
         }
+        await monitorAfterInference(principal, model, parsed, output: output, context: context)
+        limitOutput(&output, principal, model, batch: parsed.batch)
         let (responseBody, responseHeaderLength) = InferenceCodec.encode(output, batch: parsed.batch, request: parsed, model: model)
         let receipt = try services.signers.receipts.issue(model: model.name, version: model.version, digest: model.digest,
                                                           request: body, response: responseBody)
         let encoded = receipt.encoded
         try await services.audit.record(AuditEvent(
             actor: principal.id, action: "infer", resource: resource, decision: .allow,
-            reason: "batch \(parsed.batch)" + (flagged.map { $0.count > 0 ? "; detector: \($0.summary)" : "" } ?? ""),
+            reason: "batch \(parsed.batch)" + (flagged.map { $0.count > 0 ? "; detector: \($0.summary)" : "" } ?? "")
+                + (ood.map { $0.flagged > 0 ? "; monitor: \($0.summary)" : "" } ?? ""),
             requestID: context.requestID, requestDigest: receipt.fields["request_sha256"].map { "sha256:" + $0 },
             modelDigest: model.digest, receiptDigest: "sha256:" + Hex.encode(SHA256.hash(data: Array(encoded.utf8)))))
         services.metrics.inference(model: model.name, batch: parsed.batch)
         var headers = rateHeaders
         headers[Self.receipt] = encoded
         if let flagged { headers[Self.detectorFlagged] = String(flagged.count) }
+        if let ood { headers[Self.oodFlagged] = String(ood.flagged) }
         if let responseHeaderLength {
             headers[Self.headerLength] = String(responseHeaderLength)
             return GatewayResponse.bytes(responseBody, contentType: "application/octet-stream", headers: headers)

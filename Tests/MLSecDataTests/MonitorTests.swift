@@ -160,6 +160,37 @@ import Testing
         #expect(back.contains { $0.1.cleared })
     }
 
+    /// The window keeps counts, not values: after it has wrapped several times, its PSI and KS must equal a
+    /// direct computation over the last `window` rows (a sketched CDF here: 3000 distinct values, 256 points).
+    @Test func windowCountsMatchADirectComputationAfterWrapping() throws {
+        let reference = try Self.reference()
+        var settings = MonitorSettings()
+        settings.window = 120
+        settings.checkEvery = 1
+        let monitor = ModelMonitor(reference: reference, settings: settings)
+        let data = Self.rows(1000, seed: 77, shift: [0, 0.3, 0, 0, -0.5, 0])
+        var report: DriftReport?
+        for r in 0..<1000 {
+            let observation = monitor.observe(caller: "c", rows: Array(data.rows[(r * 6)..<((r + 1) * 6)]),
+                                              outputs: Array(data.outputs[(r * 3)..<((r + 1) * 3)]), count: 1, probabilities: true)
+            if let check = observation.driftCheck { report = monitor.settle(check).report }
+        }
+        let last = try #require(report)
+        #expect(last.rows == 120)
+        for f in 0..<6 {
+            let feature = reference.features[f]
+            let column = (880..<1000).map { Double(data.rows[$0 * 6 + f]) }.sorted()
+            let ks = column.withUnsafeBufferPointer {
+                DriftStatistics.kolmogorovSmirnov(sorted: $0, values: feature.cdfValues, fractions: feature.cdfShares)
+            }
+            var counts = [Double](repeating: 0, count: feature.shares.count)
+            for v in column { counts[DriftStatistics.bin(of: v, edges: feature.edges)] += 1 }
+            let psi = DriftStatistics.populationStabilityIndex(expected: feature.shares, actual: counts.map { $0 / 120 })
+            #expect(abs(last.features[f].ks - ks) < 1e-12, "feature \(f): \(last.features[f].ks) vs \(ks)")
+            #expect(abs(last.features[f].psi - psi) < 1e-12, "feature \(f): \(last.features[f].psi) vs \(psi)")
+        }
+    }
+
     @Test func shiftedPredictionsAreFound() throws {
         var settings = MonitorSettings()
         settings.window = 200

@@ -3,16 +3,66 @@
 
 import Foundation
 
-/// The fixed-size ring of recent rows. Appending a row is O(features); memory is `capacity` rows, fixed at start.
+/// Where a value falls in a feature's reference CDF: bucket 2k + 1 when it equals the k-th CDF value, 2k when it
+/// lies strictly between the (k−1)-th and the k-th (2K below nothing: above every value). With the counts of
+/// the window's values per bucket, the Kolmogorov-Smirnov statistic against the reference CDF is exact in O(K),
+/// and a bucket also names its PSI bin (the bin edges are CDF values).
+struct FeatureBuckets: Sendable {
+    let values: [Double]
+    let shares: [Double]
+    /// The PSI bin of each bucket.
+    let bins: [UInt8]
+    let binCount: Int
+
+    init(_ feature: FeatureReference) {
+        values = feature.cdfValues
+        shares = feature.cdfShares
+        binCount = feature.shares.count
+        let points = feature.cdfValues, edges = feature.edges
+        var table: [UInt8] = []
+        for b in 0...(2 * points.count) {
+            let k = b / 2
+            // A gap bucket's values lie above points[k − 1]: the edges at or below it are under them.
+            let bin = b % 2 == 1 ? edges.filter { $0 < points[k] }.count : (k == 0 ? 0 : edges.filter { $0 <= points[k - 1] }.count)
+            table.append(UInt8(bin))
+        }
+        bins = table
+    }
+
+    var count: Int { 2 * values.count + 1 }
+
+    /// sup |F_window − F_reference| from the window's bucket counts.
+    func kolmogorovSmirnov(_ counts: ArraySlice<Int32>, rows: Int) -> Double {
+        let m = Double(rows)
+        var cumulative = 0, d = 0.0
+        var base = counts.startIndex
+        for k in 0...values.count {
+            let below = k == 0 ? 0 : shares[k - 1]
+            cumulative += Int(counts[base])
+            d = max(d, abs(Double(cumulative) / m - below))
+            guard k < values.count else { break }
+            cumulative += Int(counts[base + 1])
+            d = max(d, abs(Double(cumulative) / m - shares[k]))
+            base += 2
+        }
+        return d
+    }
+}
+
+/// The fixed-size ring of recent rows: each row's CDF bucket per feature and its predicted class, with running
+/// counts. Appending a row is one binary search per feature; memory is `capacity` rows, fixed at start.
 struct DriftWindow {
     let capacity: Int
-    let features: Int
-    /// Offset of each feature's bins in `binCounts`.
-    let binOffsets: [Int]
-    var values: [Float]
-    var bins: [UInt8]
+    let features: [FeatureBuckets]
+    /// Offset of each feature's buckets in `counts`.
+    let offsets: [Int]
+    /// Every feature's CDF values end to end (feature f's from `pointStarts[f]` to `pointStarts[f + 1]`), so
+    /// that appending a row touches flat arrays only.
+    let points: [Double]
+    let pointStarts: [Int]
+    var buckets: [UInt16]
     var predictions: [Int32]
-    var binCounts: [Int32]
+    var counts: [Int32]
     var classCounts: [Int]
     var next = 0
     var filled = 0
@@ -20,35 +70,59 @@ struct DriftWindow {
 
     init(reference: MonitorReference, capacity: Int) {
         self.capacity = capacity
-        features = reference.featureCount
-        var offsets: [Int] = []
+        features = reference.features.map(FeatureBuckets.init)
+        var offsets: [Int] = [], starts: [Int] = [0]
         var total = 0
-        for f in reference.features {
+        for f in features {
             offsets.append(total)
-            total += f.shares.count
+            total += f.count
+            starts.append(starts[starts.count - 1] + f.values.count)
         }
-        binOffsets = offsets
-        values = [Float](repeating: 0, count: capacity * features)
-        bins = [UInt8](repeating: 0, count: capacity * features)
+        self.offsets = offsets
+        points = features.flatMap(\.values)
+        pointStarts = starts
+        buckets = [UInt16](repeating: 0, count: capacity * features.count)
         predictions = [Int32](repeating: 0, count: capacity)
-        binCounts = [Int32](repeating: 0, count: total)
+        counts = [Int32](repeating: 0, count: total)
         classCounts = [Int](repeating: 0, count: reference.classCount)
     }
 
     /// Adds one row (evicting the oldest when full).
-    mutating func append(_ row: UnsafeBufferPointer<Float>, prediction: Int, reference: MonitorReference) {
-        let base = next * features
-        if filled == capacity {
-            for f in 0..<features { binCounts[binOffsets[f] + Int(bins[base + f])] -= 1 }
+    mutating func append(_ row: UnsafeBufferPointer<Float>, prediction: Int) {
+        let d = features.count
+        let row0 = next * d
+        let evict = filled == capacity
+        if evict {
             classCounts[Int(predictions[next])] -= 1
         } else {
             filled += 1
         }
-        for f in 0..<features {
-            let b = DriftStatistics.bin(of: Double(row[f]), edges: reference.features[f].edges)
-            values[base + f] = row[f]
-            bins[base + f] = UInt8(b)
-            binCounts[binOffsets[f] + b] += 1
+        points.withUnsafeBufferPointer { points in
+            pointStarts.withUnsafeBufferPointer { starts in
+                offsets.withUnsafeBufferPointer { offsets in
+                    buckets.withUnsafeMutableBufferPointer { buckets in
+                        counts.withUnsafeMutableBufferPointer { counts in
+                            for f in 0..<d {
+                                if evict { counts[offsets[f] + Int(buckets[row0 + f])] -= 1 }
+                                let value = Double(row[f])
+                                let start = starts[f], end = starts[f + 1]
+                                // Branch-free lower bound (the first point not below the value): a fixed number
+                                // of steps with conditional moves, no mispredicted branches on live data.
+                                var first = start, n = end &- start
+                                while n > 1 {
+                                    let half = n >> 1
+                                    first = points[first &+ half] < value ? first &+ half : first
+                                    n &-= half
+                                }
+                                let lo = n == 1 && points[first] < value ? first &+ 1 : first
+                                let b = 2 &* (lo &- start) &+ (lo < end && points[lo] == value ? 1 : 0)
+                                buckets[row0 + f] = UInt16(b)
+                                counts[offsets[f] + b] += 1
+                            }
+                        }
+                    }
+                }
+            }
         }
         predictions[next] = Int32(prediction)
         classCounts[prediction] += 1
@@ -56,41 +130,36 @@ struct DriftWindow {
         sinceCheck += 1
     }
 
-    /// A copy to compare off the request path.
+    /// A copy of the counts to compare off the request path.
     var snapshot: DriftSnapshot {
-        DriftSnapshot(rows: filled, features: features, values: Array(values[0..<(filled * features)]), binCounts: binCounts,
-                      binOffsets: binOffsets, classCounts: classCounts)
+        DriftSnapshot(rows: filled, features: features, offsets: offsets, counts: counts, classCounts: classCounts)
     }
 }
 
 /// The window at one moment, compared with the reference by ``evaluate(reference:settings:)``.
 public struct DriftSnapshot: Sendable {
     public var rows: Int
-    var features: Int
-    var values: [Float]
-    var binCounts: [Int32]
-    var binOffsets: [Int]
-    var classCounts: [Int]
+    let features: [FeatureBuckets]
+    let offsets: [Int]
+    let counts: [Int32]
+    let classCounts: [Int]
 
     /// PSI and Kolmogorov-Smirnov per feature, PSI and chi-square over predicted classes. A feature drifts when
     /// its PSI reaches the threshold and its KS p-value is below `ksPValue` divided by the number of features
     /// (Bonferroni: the chance that any clean feature is called drifting stays below `ksPValue`); predictions
     /// shift when their PSI reaches the threshold and the chi-square p-value is below `ksPValue`.
-    /// Costs O(features · rows · log rows): run it off the request path.
+    /// Costs O(CDF points) a feature, from the counts the window keeps.
     public func evaluate(reference: MonitorReference, settings: MonitorSettings) -> DriftReport {
         var report = DriftReport(rows: rows)
         guard rows > 0 else { return report }
-        var column = [Double](repeating: 0, count: rows)
-        let corrected = settings.ksPValue / Double(max(features, 1))
-        for f in 0..<features {
-            let feature = reference.features[f]
-            let actual = (0..<feature.shares.count).map { Double(binCounts[binOffsets[f] + $0]) / Double(rows) }
-            let psi = DriftStatistics.populationStabilityIndex(expected: feature.shares, actual: actual)
-            for r in 0..<rows { column[r] = Double(values[r * features + f]) }
-            column.sort()
-            let ks = column.withUnsafeBufferPointer {
-                DriftStatistics.kolmogorovSmirnov(sorted: $0, values: feature.cdfValues, fractions: feature.cdfShares)
-            }
+        let corrected = settings.ksPValue / Double(max(features.count, 1))
+        for (f, buckets) in features.enumerated() {
+            let slice = counts[offsets[f]..<(offsets[f] + buckets.count)]
+            var actual = [Double](repeating: 0, count: buckets.binCount)
+            for (b, n) in zip(buckets.bins, slice) { actual[Int(b)] += Double(n) }
+            for i in actual.indices { actual[i] /= Double(rows) }
+            let psi = DriftStatistics.populationStabilityIndex(expected: reference.features[f].shares, actual: actual)
+            let ks = buckets.kolmogorovSmirnov(slice, rows: rows)
             let p = DriftStatistics.kolmogorovSmirnovPValue(statistic: ks, n: reference.rows, m: rows)
             let drifting = psi >= settings.psiThreshold && p < corrected
             report.features.append(FeatureDrift(name: reference.featureNames[f], psi: psi, ks: ks, pValue: p, drifting: drifting))

@@ -47,6 +47,7 @@ public final class ModelMonitor: Sendable {
     public let reference: MonitorReference
     public let settings: MonitorSettings
     public let queries: QueryPatternDetector
+    private let scorer: MahalanobisScorer
     private let window: Mutex<DriftWindow>
     private struct DriftState {
         var drifting: Set<String> = []
@@ -60,6 +61,7 @@ public final class ModelMonitor: Sendable {
                 clock: @escaping @Sendable () -> Double = { Double(DispatchTime.now().uptimeNanoseconds) / 1e9 }) {
         self.reference = reference
         self.settings = settings
+        scorer = MahalanobisScorer(reference)
         window = Mutex(DriftWindow(reference: reference, capacity: max(1, settings.window)))
         queries = QueryPatternDetector(features: reference.featureCount, typicalDistance: reference.typicalDistance,
                                        settings: settings.queryPattern, clock: clock)
@@ -69,7 +71,7 @@ public final class ModelMonitor: Sendable {
     public func oodScores(_ rows: [Float], count: Int) -> [Double] {
         let d = reference.featureCount
         return rows.withUnsafeBufferPointer { all in
-            (0..<count).map { r in reference.oodScore(UnsafeBufferPointer(rebasing: all[(r * d)..<((r + 1) * d)])) }
+            (0..<count).map { r in scorer.score(UnsafeBufferPointer(rebasing: all[(r * d)..<((r + 1) * d)])) }
         }
     }
 
@@ -91,7 +93,7 @@ public final class ModelMonitor: Sendable {
         rows.withUnsafeBufferPointer { all in
             observation.driftCheck = window.withLock { window in
                 for r in 0..<count {
-                    window.append(UnsafeBufferPointer(rebasing: all[(r * d)..<((r + 1) * d)]), prediction: predictions[r], reference: reference)
+                    window.append(UnsafeBufferPointer(rebasing: all[(r * d)..<((r + 1) * d)]), prediction: predictions[r])
                 }
                 guard window.filled == window.capacity, window.sinceCheck >= settings.checkEvery else { return nil }
                 window.sinceCheck = 0

@@ -62,7 +62,8 @@ public struct MonitorReference: Sendable, Equatable {
     public struct Settings: Sendable {
         /// PSI bins per feature (at most; ties at the quantiles merge bins).
         public var bins = 10
-        /// Points kept of each feature's CDF (a feature with more distinct values keeps this many quantiles).
+        /// Points kept of each feature's CDF (a feature with more distinct values keeps this many quantiles),
+        /// at most ``MonitorReference/maxCDFPoints``.
         public var cdfPoints = 256
         /// The out-of-distribution threshold's target false-positive rate, in (0, 0.5].
         public var falsePositiveRate = 0.01
@@ -78,6 +79,8 @@ public struct MonitorReference: Sendable, Equatable {
     /// costs about as many multiply-adds).
     public static let maxFeatures = 1024
     public static let maxClasses = 100_000
+    /// Most CDF points a feature may keep (a window row stores each feature's CDF bucket in 16 bits).
+    public static let maxCDFPoints = 4096
 
     /// Builds the reference of `count` rows of `featureNames.count` values with the model's `predictions`
     /// (class indices below `classCount`).
@@ -93,8 +96,8 @@ public struct MonitorReference: Sendable, Equatable {
         guard settings.falsePositiveRate > 0, settings.falsePositiveRate <= 0.5 else {
             throw MLSecError.usage("the false-positive rate must be in (0, 0.5]")
         }
-        guard (2...255).contains(settings.bins), settings.cdfPoints >= 2, settings.heldOutEvery >= 2 else {
-            throw MLSecError.usage("bins must be 2...255, CDF points at least 2 and the held-out stride at least 2")
+        guard (2...255).contains(settings.bins), (2...maxCDFPoints).contains(settings.cdfPoints), settings.heldOutEvery >= 2 else {
+            throw MLSecError.usage("bins must be 2...255, CDF points 2...\(maxCDFPoints) and the held-out stride at least 2")
         }
         let heldOut = count / settings.heldOutEvery
         guard count - heldOut >= 2 * d || count - heldOut >= 50, heldOut >= 20 else {
@@ -130,10 +133,11 @@ public struct MonitorReference: Sendable, Equatable {
             classShares: classCounts.map { Double($0) / Double(count) }, centre: fit.centre, whitening: whitening, shrinkage: fit.shrinkage,
             oodThreshold: 0, oodFalsePositiveRate: settings.falsePositiveRate, heldOutRows: heldOut, heldOutFlagRate: 0,
             typicalDistance: (2 * features.reduce(0) { $0 + $1.standardDeviation * $1.standardDeviation }).squareRoot())
+        let scorer = MahalanobisScorer(reference)
         var scores: [Double] = []
         scores.reserveCapacity(heldOut)
         for r in Swift.stride(from: settings.heldOutEvery - 1, to: count, by: settings.heldOutEvery) {
-            scores.append(rows.withUnsafeBufferPointer { reference.oodScore(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)])) })
+            scores.append(rows.withUnsafeBufferPointer { scorer.score(UnsafeBufferPointer(rebasing: $0[(r * d)..<((r + 1) * d)])) })
         }
         scores.sort()
         reference.oodThreshold = DriftStatistics.quantile(sorted: scores, 1 - settings.falsePositiveRate)
@@ -141,17 +145,11 @@ public struct MonitorReference: Sendable, Equatable {
         return reference
     }
 
-    /// Bins at the quantiles, the step CDF (whole, or sketched by quantiles) and the spread of one column.
+    /// The step CDF (whole, or sketched by quantiles), bins at its points nearest the quantiles, and the spread
+    /// of one column. The bin edges are CDF points, so that a value's CDF bucket also names its bin.
     static func feature(column: [Double], settings: Settings) -> FeatureReference {
         let sorted = column.sorted()
         let n = Double(sorted.count)
-        var edges: [Double] = []
-        for k in 1..<settings.bins {
-            let q = DriftStatistics.quantile(sorted: sorted, Double(k) / Double(settings.bins))
-            if edges.last != q, q < sorted[sorted.count - 1] { edges.append(q) }
-        }
-        var counts = [Int](repeating: 0, count: edges.count + 1)
-        for v in sorted { counts[DriftStatistics.bin(of: v, edges: edges)] += 1 }
         // The distinct values with the share at or below each; past cdfPoints of them, quantile points.
         var values: [Double] = [], shares: [Double] = []
         var i = 0
@@ -162,24 +160,34 @@ public struct MonitorReference: Sendable, Equatable {
             shares.append(Double(j) / n)
             i = j
         }
+        /// The first point whose share reaches `target`.
+        func first(reaching target: Double, _ shares: [Double]) -> Int {
+            var lo = 0, hi = shares.count - 1
+            while lo < hi {
+                let mid = (lo + hi) >> 1
+                if shares[mid] < target - 1e-12 { lo = mid + 1 } else { hi = mid }
+            }
+            return lo
+        }
         if values.count > settings.cdfPoints {
             var keptValues: [Double] = [], keptShares: [Double] = []
             for k in 1...settings.cdfPoints {
-                let target = Double(k) / Double(settings.cdfPoints)
-                // The first distinct value whose share reaches the target.
-                var lo = 0, hi = shares.count - 1
-                while lo < hi {
-                    let mid = (lo + hi) >> 1
-                    if shares[mid] < target - 1e-12 { lo = mid + 1 } else { hi = mid }
-                }
-                if keptValues.last != values[lo] {
-                    keptValues.append(values[lo])
-                    keptShares.append(shares[lo])
+                let at = first(reaching: Double(k) / Double(settings.cdfPoints), shares)
+                if keptValues.last != values[at] {
+                    keptValues.append(values[at])
+                    keptShares.append(shares[at])
                 }
             }
             values = keptValues
             shares = keptShares
         }
+        var edges: [Double] = []
+        for k in 1..<settings.bins {
+            let at = first(reaching: Double(k) / Double(settings.bins), shares)
+            if at < values.count - 1, edges.last != values[at] { edges.append(values[at]) }
+        }
+        var counts = [Int](repeating: 0, count: edges.count + 1)
+        for v in sorted { counts[DriftStatistics.bin(of: v, edges: edges)] += 1 }
         let mean = sorted.reduce(0, +) / n
         let variance = sorted.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / n
         return FeatureReference(edges: edges, shares: counts.map { Double($0) / n }, cdfValues: values, cdfShares: shares,
@@ -201,26 +209,5 @@ public struct MonitorReference: Sendable, Equatable {
         packed.reserveCapacity(d * (d + 1) / 2)
         for i in 0..<d { for j in 0...i { packed.append(inverse[i * d + j]) } }
         return packed
-    }
-
-    /// The Mahalanobis distance of one row from the reference: ‖L⁻¹(x − centre)‖ (d(d+1)/2 multiply-adds).
-    public func oodScore(_ row: UnsafeBufferPointer<Float>) -> Double {
-        let d = centre.count
-        return centre.withUnsafeBufferPointer { centre in
-            whitening.withUnsafeBufferPointer { w in
-                withUnsafeTemporaryAllocation(of: Double.self, capacity: d) { x in
-                    for i in 0..<d { x[i] = Double(row[i]) - centre[i] }
-                    var total = 0.0
-                    var offset = 0
-                    for i in 0..<d {
-                        var s = 0.0
-                        for j in 0...i { s += w[offset + j] * x[j] }
-                        offset += i + 1
-                        total += s * s
-                    }
-                    return total.squareRoot()
-                }
-            }
-        }
     }
 }

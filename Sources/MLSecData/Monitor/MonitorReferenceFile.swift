@@ -84,8 +84,8 @@ extension MonitorReference {
             guard let name = f["name"]?.stringValue, name.utf8.count <= 256 else { throw fail("\(at) needs a name") }
             let edges = try doubles(f["edges"], "\(at).edges", count: 0...254)
             let shares = try doubles(f["shares"], "\(at).shares", count: 1...255) { $0 >= 0 && $0 <= 1 }
-            let values = try doubles(f["cdf_values"], "\(at).cdf_values", count: 1...65536)
-            let cdf = try doubles(f["cdf_shares"], "\(at).cdf_shares", count: 1...65536) { $0 > 0 && $0 <= 1 }
+            let values = try doubles(f["cdf_values"], "\(at).cdf_values", count: 1...Self.maxCDFPoints)
+            let cdf = try doubles(f["cdf_shares"], "\(at).cdf_shares", count: 1...Self.maxCDFPoints) { $0 > 0 && $0 <= 1 }
             guard shares.count == edges.count + 1, abs(shares.reduce(0, +) - 1) < 1e-6 else {
                 throw fail("\(at) needs one share more than edges, summing to 1")
             }
@@ -93,6 +93,8 @@ extension MonitorReference {
                   zip(values, values.dropFirst()).allSatisfy({ $0 < $1 }), zip(cdf, cdf.dropFirst()).allSatisfy({ $0 <= $1 }),
                   abs((cdf.last ?? 0) - 1) < 1e-9
             else { throw fail("\(at): edges and CDF values must ascend, with as many CDF shares ending at 1") }
+            let points = Set(values)
+            guard edges.allSatisfy(points.contains) else { throw fail("\(at): every bin edge must be one of the CDF values") }
             names.append(name)
             features.append(FeatureReference(edges: edges, shares: shares, cdfValues: values, cdfShares: cdf,
                                              standardDeviation: try double(f["std"], "\(at).std") { $0 >= 0 }))

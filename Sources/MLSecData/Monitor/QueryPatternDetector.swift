@@ -55,23 +55,26 @@ public struct QueryPatternAlert: Sendable, Equatable {
 }
 
 /// Tracks each caller's recent rows as random projections (at most 32 numbers each, so a caller costs a few
-/// kilobytes and a row O(features) work). Thread-safe.
+/// kilobytes and a row O(features) work, in 8-wide vectors). Thread-safe.
 public final class QueryPatternDetector: Sendable {
     public let settings: QueryPatternSettings
     /// Projected rows kept per caller to compare new rows with.
     public static let recentRows = 32
     static let projectedWidth = 32
     private let features: Int
-    private let width: Int
-    /// k × d, or empty for the identity (d ≤ 32).
-    private let projection: [Float]
+    /// Vectors per projected row.
+    private let lanes: Int
+    /// By columns: input feature j's `lanes` vectors (its weight in each projected coordinate), or empty for
+    /// the identity (d ≤ 32).
+    private let projection: [SIMD8<Float>]
     /// The reference's typical distance between two rows (distances are divided by it).
     private let scale: Double
     private let clock: @Sendable () -> Double
     private let state: Mutex<[String: Caller]>
 
-    struct Caller {
-        var recent: [Float]
+    /// A caller's state, mutated in place under the lock (a class: no copy on each update).
+    final class Caller {
+        var recent: [SIMD8<Float>]
         var recentCount = 0
         var recentNext = 0
         var flags: [UInt8]
@@ -84,6 +87,12 @@ public final class QueryPatternDetector: Sendable {
         var longestRun = 0
         var lastSeen: Double
         var quietUntil: [QueryPatternAlert.Kind: Double] = [:]
+
+        init(lanes: Int, window: Int, now: Double) {
+            recent = [SIMD8<Float>](repeating: .zero, count: QueryPatternDetector.recentRows * lanes)
+            flags = [UInt8](repeating: 0, count: window)
+            lastSeen = now
+        }
     }
 
     /// - Parameters:
@@ -98,23 +107,25 @@ public final class QueryPatternDetector: Sendable {
         self.clock = clock
         state = Mutex([:])
         if features <= Self.projectedWidth {
-            width = features
+            lanes = (features + 7) / 8
             projection = []
         } else {
             // A fixed Gaussian projection (Johnson-Lindenstrauss): distances kept within about 1/√k.
-            width = Self.projectedWidth
+            lanes = Self.projectedWidth / 8
             var seed: UInt64 = 0x6D6C_7365_632D_7170
-            var matrix = [Float](repeating: 0, count: width * features)
-            let norm = 1 / Double(width).squareRoot()
-            for i in matrix.indices {
-                func next() -> Double {
-                    seed &+= 0x9E37_79B9_7F4A_7C15
-                    var z = seed
-                    z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-                    z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-                    return (Double((z ^ (z >> 31)) >> 11) + 0.5) / Double(1 << 53)
+            func next() -> Double {
+                seed &+= 0x9E37_79B9_7F4A_7C15
+                var z = seed
+                z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+                z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+                return (Double((z ^ (z >> 31)) >> 11) + 0.5) / Double(1 << 53)
+            }
+            let norm = 1 / Double(Self.projectedWidth).squareRoot()
+            var matrix = [SIMD8<Float>](repeating: .zero, count: features * lanes)
+            for j in 0..<features {
+                for i in 0..<Self.projectedWidth {
+                    matrix[j * lanes + i / 8][i % 8] = Float((-2 * log(next())).squareRoot() * cos(2 * .pi * next()) * norm)
                 }
-                matrix[i] = Float((-2 * log(next())).squareRoot() * cos(2 * .pi * next()) * norm)
             }
             projection = matrix
         }
@@ -126,30 +137,45 @@ public final class QueryPatternDetector: Sendable {
     /// Records `count` rows of `caller` with each row's top-two probability margin, and returns the alerts they
     /// raise (at most one of each kind per cooldown).
     public func observe(caller: String, rows: UnsafeBufferPointer<Float>, margins: [Double], count: Int) -> [QueryPatternAlert] {
-        let k = width, d = features
-        var projected = [Float](repeating: 0, count: count * k)
-        for r in 0..<count {
-            if projection.isEmpty {
-                for j in 0..<d { projected[r * k + j] = rows[r * d + j] }
-            } else {
-                projection.withUnsafeBufferPointer { p in
-                    for i in 0..<k {
-                        var s: Float = 0
-                        for j in 0..<d { s += p[i * d + j] * rows[r * d + j] }
-                        projected[r * k + i] = s
+        let d = features, lanes = lanes
+        var projected = [SIMD8<Float>](repeating: .zero, count: count * lanes)
+        projected.withUnsafeMutableBufferPointer { out in
+            projection.withUnsafeBufferPointer { p in
+                for r in 0..<count {
+                    let base = r * lanes
+                    if p.isEmpty {
+                        for j in 0..<d { out[base + j / 8][j % 8] = rows[r * d + j] }
+                        continue
                     }
+                    // lanes == 4 here: four accumulators in registers.
+                    var a0 = SIMD8<Float>.zero, a1 = SIMD8<Float>.zero, a2 = SIMD8<Float>.zero, a3 = SIMD8<Float>.zero
+                    for j in 0..<d {
+                        let x = SIMD8<Float>(repeating: rows[r * d + j])
+                        let column = j * 4
+                        a0 += p[column] * x
+                        a1 += p[column + 1] * x
+                        a2 += p[column + 2] * x
+                        a3 += p[column + 3] * x
+                    }
+                    out[base] = a0
+                    out[base + 1] = a1
+                    out[base + 2] = a2
+                    out[base + 3] = a3
                 }
             }
         }
         let now = clock()
         return state.withLock { callers in
             if callers[caller] == nil, callers.count >= settings.maxCallers { Self.forgetOldest(&callers, keep: settings.maxCallers * 3 / 4) }
-            var entry = callers[caller] ?? Caller(recent: [Float](repeating: 0, count: Self.recentRows * k),
-                                                  flags: [UInt8](repeating: 0, count: settings.window), lastSeen: now)
-            entry.lastSeen = now
-            for r in 0..<count {
-                record(&entry, row: projected, offset: r * k, margin: margins[r])
+            let entry: Caller
+            if let known = callers[caller] {
+                entry = known
+            } else {
+                entry = Caller(lanes: lanes, window: settings.window, now: now)
+                callers[caller] = entry
             }
+            entry.lastSeen = now
+            for r in 0..<count { record(entry, row: projected, offset: r * lanes, margin: margins[r]) }
             var alerts: [QueryPatternAlert] = []
             if entry.flagCount >= settings.minQueries {
                 let rows = entry.flagCount
@@ -164,33 +190,33 @@ public final class QueryPatternDetector: Sendable {
                     raise(.boundaryProbing)
                 }
             }
-            callers[caller] = entry
             return alerts
         }
     }
 
     /// One row: its nearest recent row, the window's flags and counts, the halving run; then it joins the recent rows.
-    private func record(_ entry: inout Caller, row: [Float], offset: Int, margin: Double) {
-        let k = width
-        var nearest = Double.infinity
-        for s in 0..<entry.recentCount {
-            var total: Float = 0
-            for i in 0..<k {
-                let t = row[offset + i] - entry.recent[s * k + i]
-                total += t * t
+    private func record(_ entry: Caller, row: [SIMD8<Float>], offset: Int, margin: Double) {
+        var nearest = Float.infinity
+        entry.recent.withUnsafeBufferPointer { recent in
+            for s in 0..<entry.recentCount {
+                var acc = SIMD8<Float>.zero
+                for l in 0..<lanes {
+                    let t = row[offset + l] - recent[s * lanes + l]
+                    acc += t * t
+                }
+                nearest = min(nearest, acc.sum())
             }
-            nearest = min(nearest, Double(total))
         }
-        nearest = nearest.squareRoot() / scale
-        let near = nearest < settings.nearDistance
-        let probe = nearest < settings.probeDistance && margin < settings.lowMargin
-        if nearest.isFinite, entry.lastNearest.isFinite, nearest > 0, nearest <= 0.75 * entry.lastNearest {
+        let distance = Double(nearest).squareRoot() / scale
+        let near = distance < settings.nearDistance
+        let probe = distance < settings.probeDistance && margin < settings.lowMargin
+        if distance.isFinite, entry.lastNearest.isFinite, distance > 0, distance <= 0.75 * entry.lastNearest {
             entry.run += 1
             entry.longestRun = max(entry.longestRun, entry.run)
         } else {
             entry.run = 0
         }
-        entry.lastNearest = nearest
+        entry.lastNearest = distance
         let flag = UInt8(near ? 1 : 0) | UInt8(probe ? 2 : 0)
         if entry.flagCount == settings.window {
             let old = entry.flags[entry.flagNext]
@@ -203,7 +229,7 @@ public final class QueryPatternDetector: Sendable {
         entry.flagNext = (entry.flagNext + 1) % settings.window
         if near { entry.nearCount += 1 }
         if probe { entry.probeCount += 1 }
-        for i in 0..<k { entry.recent[entry.recentNext * k + i] = row[offset + i] }
+        for l in 0..<lanes { entry.recent[entry.recentNext * lanes + l] = row[offset + l] }
         entry.recentNext = (entry.recentNext + 1) % Self.recentRows
         entry.recentCount = min(entry.recentCount + 1, Self.recentRows)
     }

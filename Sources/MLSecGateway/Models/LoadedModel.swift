@@ -23,6 +23,8 @@ public struct LoadedModel: Sendable {
     /// The adversarial-input detector and what to do with flagged requests (nil: none configured).
     public var detector: FeatureSqueezingDetector?
     public var detectorPolicy: DetectorPolicy?
+    /// The inference monitor (nil: none configured): drift, out-of-distribution inputs, query patterns.
+    public var monitor: (any InferenceMonitoring)?
 
     public init(name: String, version: String, digest: String, model: Model?, input: ServedTensor, output: ServedTensor,
                 endsWithSoftmax: Bool) {
@@ -63,6 +65,7 @@ extension LoadedModel {
             loaded.detector = try policy.detector(for: verified)
             loaded.detectorPolicy = policy
         }
+        if let policy = source.monitor { loaded.monitor = try policy.monitor(for: verified, version: source.version) }
         return loaded
     }
 }

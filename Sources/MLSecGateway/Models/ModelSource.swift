@@ -25,6 +25,8 @@ public struct ModelSource: Sendable {
     public var softmaxOutput = false
     /// The adversarial-input detector's policy; the detector itself is the signed model's detector.json.
     public var detector: DetectorPolicy?
+    /// The inference monitor's policy (`models[].monitor`); its reference is a file of its own.
+    public var monitor: MonitorPolicy?
 
     public init(name: String, version: String, path: String, signature: String, publicKeys: [String],
                 identities: [String] = [], inputRange: ClosedRange<Float>? = nil) {
