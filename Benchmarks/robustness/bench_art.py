@@ -17,7 +17,9 @@ table):
 Speed: examples per second. MLSec: rows over the wall time of the whole `mlsec attack` process (start-up, CSV
 parsing, model load, attack, the adversarial CSV written), median of --runs (3); the table also shows the
 examples_per_second MLSec prints itself (the attack alone, last run), for reference only. ART: rows over the time of
-`attack.generate` alone (model and data already in memory), median of --runs; the setup ART needs is not counted.
+`attack.generate` alone (model and data already in memory), median of --runs; the setup ART needs is not counted
+there. With --art-venv, a second table times ART end to end as MLSec is: a fresh process per attack (interpreter
+start, torch and ART imports, model and data load, one generate).
 ART's NumPy classifier (interop/art_numpy_model.py, float64) runs with one BLAS thread (faster than two for these
 tiny matrices: a second thread only spins); --art-batch-size (128) is ART's batch size for FGSM, PGD and CW (ART's
 own defaults are 32, 32 and 1: --art-batch-size 0 keeps them). With --art-venv PATH naming a virtual environment
@@ -346,6 +348,21 @@ def main():
                     w = json.loads(proc.stdout.strip().splitlines()[-1])
                     results["art_torch"] = w["results"]
                     results["setup"]["torch"] = {"version": w["torch"], "threads": w["threads"]}
+                    # End to end, as MLSec is timed: a fresh process per attack (interpreter start, torch and ART
+                    # imports, model and data load, one generate).
+                    results["art_torch_end_to_end"] = {}
+                    for a in attacks:
+                        start = time.perf_counter()
+                        one = subprocess.run([str(python), __file__, "--worker", "torch", "--worker-model", str(model_dir),
+                                              "--worker-data", str(tmp / "data.npz"), "--attacks", a, "--runs", "1",
+                                              "--art-batch-size", str(args.art_batch_size), "--cw-rows", str(args.cw_rows),
+                                              "--hsj-rows", str(args.hsj_rows), "--torch-threads", str(args.torch_threads)],
+                                             capture_output=True, text=True)
+                        wall = time.perf_counter() - start
+                        if one.returncode == 0:
+                            rows = data_for[a][1]
+                            results["art_torch_end_to_end"][a] = {"rows": rows, "wall_seconds": wall,
+                                                                  "examples_per_second": rows / wall}
 
     busy1, mine1 = cpu_seconds()
     results["setup"]["wall_seconds"] = time.perf_counter() - wall0
@@ -393,6 +410,14 @@ def print_table(results, attacks):
         if "summary" in m and m["summary"].get("queries"):
             accs[0] += f" [{m['summary']['queries'] / m['rows']:,.0f} queries/row]"
         print(line + "   " + " | ".join(accs))
+    e2e = results.get("art_torch_end_to_end") or {}
+    if e2e:
+        print("end to end on both sides (a fresh ART process per attack: interpreter, imports, setup, generate):")
+        for a in attacks:
+            rate, r = ml.get(a, {}).get("examples_per_second"), e2e.get(a)
+            if rate and r:
+                print(f"  {NAMES[a]:<12} MLSec {fmt_rate(rate):>9}  ART-torch {fmt_rate(r['examples_per_second']):>9}"
+                      f" ({r['wall_seconds']:.2f} s)  {rate / r['examples_per_second']:.1f}x")
     for key in ("mlsec", "art_torch"):
         if isinstance(results.get(key), dict) and "error" in results[key]:
             print(f"{key}: {results[key]['error']}")
