@@ -315,3 +315,5 @@ def test_an_alerting_key_has_its_budget_cut_or_is_refused_without_one(gw):
         assert infer(gw["url"], plain, "digits-throttle", [row])[0] == 200
     status, _, body = infer(gw["url"], plain, "digits-throttle", gw["x"][:1])
     assert status == 429 and "no extraction budget" in body["error"]
+    print("\n".join(line for line in metrics(gw).splitlines()
+                    if line.startswith(("mlsec_monitor", "mlsec_query_pattern", "mlsec_extraction"))))

@@ -86,7 +86,7 @@ def main():
         (d / "gw.json").write_text(json.dumps(config))
         def key(name, role, *init):
             return json.loads(run(mlsec, "apikey", "create", "--config", d / "gw.json", *init, "--name", name, "--role", role,
-                                  "--models", "*", "--requests-per-second", 10000000, "--burst", 10000000))["key"]
+                                  "--models", "*", "--requests-per-second", 1000000, "--burst", 1000000))["key"]
         plain_key = key("plain", "inference")
         partner_key = key("monitored", "partner")
         gw = subprocess.Popen([mlsec, "serve", "--config", d / "gw.json"], stdout=subprocess.PIPE,

@@ -344,6 +344,8 @@ struct ValidationTests {
         #expect(c.principalLimits["inference"]?.rateLimit?.burst == 40 && c.principalLimits["inference"]?.maxConcurrent == 8)
         #expect(c.models.count == 1 && c.models[0].location.identities.count == 1 && c.models[0].inputRange == 0...1)
         #expect(c.models[0].detector?.action == .flag)
+        #expect(c.models[0].monitor?.oodAction == .flag && c.models[0].monitor?.queryAction == .refuse)
+        #expect(c.extractionDefense["inference"]?.topK == 3 && c.extractionDefense["inference"]?.budget?.distinctInputs == 5000)
         #expect(c.stateDirectory == "/var/lib/mlsec" && c.roles["reader"]?.permissions == [.readMetadata])
     }
 
