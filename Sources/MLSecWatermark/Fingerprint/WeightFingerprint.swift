@@ -44,16 +44,20 @@ public enum WeightFingerprint {
         var bias: [Float]?
     }
 
+    /// The weight and bias tensor names of a layer with units (dense, convolution); nil for the others.
+    static func weightNames(_ layer: MLSecEngine.Layer) -> (String, String?)? {
+        switch layer {
+        case .dense(let w, let b): return (w, b)
+        case .conv2d(let w, let b, _, _): return (w, b)
+        default: return nil
+        }
+    }
+
     static func layers(of model: Model) throws -> [Layer] {
         let weights = model.weights
         var out: [Layer] = []
         for spec in model.spec.layers {
-            let names: (String, String?)
-            switch spec.layer {
-            case .dense(let w, let b): names = (w, b)
-            case .conv2d(let w, let b, _, _): names = (w, b)
-            default: continue
-            }
+            guard let names = weightNames(spec.layer) else { continue }
             guard let weight = weights[names.0], let units = weight.shape.first, units >= 1 else {
                 throw MLSecError.malformed("the model has no weight tensor \"\(names.0)\"")
             }
@@ -143,12 +147,7 @@ public enum WeightFingerprint {
         var previous: [Int]?
         var weightedIndex = 0
         for spec in model.spec.layers {
-            let names: (String, String?)
-            switch spec.layer {
-            case .dense(let w, let b): names = (w, b)
-            case .conv2d(let w, let b, _, _): names = (w, b)
-            default: continue
-            }
+            guard let names = weightNames(spec.layer) else { continue }
             let layer = list[weightedIndex]
             let isLast = weightedIndex == list.count - 1
             var order = Array(0..<layer.units)  // new unit u is old unit order[u]
