@@ -73,8 +73,10 @@ def gw(tmp_path_factory):
             {"name": "digits", **entry, "monitor": monitor(ref, webhooks=[hook_url], allow_insecure_webhooks=True)},
             {"name": "digits-ood", **entry, "monitor": monitor(ref, ood_action="refuse")},
             {"name": "digits-hsj", **entry, "monitor": monitor(ref, webhooks=[hook_url], allow_insecure_webhooks=True)},
+            # Its webhook points at a closed port: the alert must still be recorded, the request not held up.
             {"name": "digits-strict", **entry,
-             "monitor": monitor(ref, query_pattern={"action": "refuse", "block_seconds": 30, "min_queries": 30})},
+             "monitor": monitor(ref, query_pattern={"action": "refuse", "block_seconds": 30, "min_queries": 30},
+                                webhooks=["http://127.0.0.1:9/closed"], allow_insecure_webhooks=True)},
             {"name": "digits-throttle", **entry,
              "monitor": monitor(ref, query_pattern={"action": "throttle", "block_seconds": 30, "min_queries": 30})},
         ],
@@ -264,6 +266,9 @@ def test_a_key_whose_queries_alert_is_refused_per_policy(gw):
     entries = [e for e in audit(gw, "monitor.query_pattern") if e["actor"] == actor]
     assert entries and entries[0]["decision"] == "deny" and "near_duplicate" in entries[0]["reason"]
     assert metric(metrics(gw), "mlsec_query_pattern_refusals_total", model="digits-strict") >= 1
+    wait_for(lambda: metric(metrics(gw), "mlsec_monitor_webhooks_total", model="digits-strict", outcome="failed") >= 1,
+             "the failed webhook to be counted")
+    assert "monitor webhook failed" in (gw["dir"] / "gw.log").read_text()
 
 
 def test_answers_are_cut_per_role(gw):
