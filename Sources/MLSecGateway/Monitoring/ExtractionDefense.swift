@@ -106,7 +106,7 @@ public final class ExtractionBudgets: Sendable {
     public init() {}
 
     /// A keyed hash of each row's values (Swift's per-process random SipHash key: collisions cannot be chosen).
-    static func hashes(_ rows: [Float], count: Int) -> [UInt64] {
+    public static func hashes(_ rows: [Float], count: Int) -> [UInt64] {
         guard count > 0 else { return [] }
         let width = rows.count / count
         return rows.withUnsafeBytes { raw in
@@ -155,9 +155,15 @@ public final class ExtractionBudgets: Sendable {
     /// on `limiter`, all or nothing.
     /// - Throws: 429 with `Retry-After` when the budget is spent; 503 when the limiter's state is unreachable.
     public func charge(_ principal: Principal, model: String, rows: [Float], count: Int, budget: ExtractionBudget, factor: Double?,
-                limiter: any RateLimitBackend) async throws(GatewayError) {
+                       limiter: any RateLimitBackend) async throws(GatewayError) {
+        try await charge(principal, model: model, hashes: Self.hashes(rows, count: count), budget: budget, factor: factor, limiter: limiter)
+    }
+
+    /// The same, for rows already hashed by ``hashes(_:count:)``.
+    public func charge(_ principal: Principal, model: String, hashes: [UInt64], budget: ExtractionBudget, factor: Double?,
+                       limiter: any RateLimitBackend) async throws(GatewayError) {
         let pair = principal.id + "\u{1}" + model
-        let fresh = unseen(pair, Self.hashes(rows, count: count))
+        let fresh = unseen(pair, hashes)
         guard !fresh.isEmpty else { return }
         let cost = Double(fresh.count) / (factor ?? 1)
         let decisions: [RateLimiter.Decision]

@@ -3,6 +3,8 @@
 // the caller's pattern, the answer cut to the caller's role).
 
 import HTTPTypes
+import Hummingbird
+import Logging
 import MLSecAccess
 import MLSecData
 
@@ -28,15 +30,20 @@ extension InferenceRoutes {
                 principal, "infer", resource, context, model: model)
         }
         if let budget = services.options.extractionDefense[principal.role.name]?.budget {
+            let (values, batch) = (parsed.values, parsed.batch)
             do {
-                try await services.extraction.charge(principal, model: model.name, rows: parsed.values, count: parsed.batch, budget: budget,
-                                                     factor: throttle?.factor, limiter: services.rateLimits)
-            } catch {
+                let hashes = try await Self.compute(Self.heavyMonitoring(parsed)) { ExtractionBudgets.hashes(values, count: batch) }
+                try await services.extraction.charge(principal, model: model.name, hashes: hashes, budget: budget, factor: throttle?.factor,
+                                                     limiter: services.rateLimits)
+            } catch let error as GatewayError {
                 if error.status == .tooManyRequests {
                     services.metrics.extractionRefusal(model: model.name)
                     if throttle != nil { services.metrics.queryPatternRefusal(model: model.name) }
                 }
                 throw await deny(error, principal, "infer", resource, context, model: model)
+            } catch {
+                throw await deny(GatewayError(.serviceUnavailable, "the server is shutting down; retry later"), principal, "infer", resource,
+                                 context, model: model)
             }
         } else if let throttle {
             // Throttling cuts a budget; without one the key is refused (fail closed) for the same time.
@@ -49,7 +56,14 @@ extension InferenceRoutes {
                 principal, "infer", resource, context, model: model)
         }
         guard let monitor else { return nil }
-        let verdict = monitor.screen(rows: parsed.values, count: parsed.batch)
+        let values = parsed.values, batch = parsed.batch
+        let verdict: OODVerdict
+        do {
+            verdict = try await Self.compute(Self.heavyMonitoring(parsed)) { monitor.screen(rows: values, count: batch) }
+        } catch {
+            throw await deny(GatewayError(.serviceUnavailable, "the server is shutting down; retry later"), principal, "infer", resource, context,
+                             model: model)
+        }
         if verdict.flagged > 0 {
             services.metrics.ood(model: model.name, action: monitor.policy.oodAction.rawValue, rows: verdict.flagged)
             if monitor.policy.oodAction == .refuse {
@@ -65,7 +79,17 @@ extension InferenceRoutes {
     func monitorAfterInference(_ principal: Principal, _ model: LoadedModel, _ parsed: InferenceRequest, output: [Float],
                                context: GatewayContext) async {
         guard let monitor = model.monitor else { return }
-        let observation = monitor.observe(caller: principal.id, rows: parsed.values, outputs: output, count: parsed.batch)
+        let (caller, values, batch) = (principal.id, parsed.values, parsed.batch)
+        let observation: MonitorObservation
+        do {
+            observation = try await Self.compute(Self.heavyMonitoring(parsed)) {
+                monitor.observe(caller: caller, rows: values, outputs: output, count: batch)
+            }
+        } catch {
+            // Only when the server is shutting down (the blocking pool is gone): the answer goes out unobserved.
+            context.logger.notice("monitor skipped a request: the server is shutting down", metadata: ["model": "\(model.name)"])
+            return
+        }
         for alert in observation.queryAlerts {
             await services.monitorAlerts.queryPattern(alert, model: model, policy: monitor.policy, requestID: context.requestID)
         }
@@ -77,6 +101,10 @@ extension InferenceRoutes {
             }
         }
     }
+
+    /// Large batches are scored and observed on NIO's blocking pool, as large inferences run (a few microseconds
+    /// a row: a batch of thousands would hold an event loop for milliseconds).
+    static func heavyMonitoring(_ parsed: InferenceRequest) -> Bool { parsed.batch >= 256 }
 
     /// The answer as the caller's role may see it (`extraction_defense.<role>`: top-k, labels only, rounding).
     func limitOutput(_ output: inout [Float], _ principal: Principal, _ model: LoadedModel, batch: Int) {
