@@ -46,6 +46,7 @@ let package = Package(
     ],
     targets: [
         .target(name: "CMLSecSys"),
+        .target(name: "CMLSecExecutorHook"),
         .target(name: "MLSecCore", dependencies: ["CMLSecSys"]),
         .target(
             name: "MLSecIntegrity",
@@ -166,6 +167,7 @@ let package = Package(
         .executableTarget(
             name: "mlsec",
             dependencies: [
+                "CMLSecExecutorHook",
                 "MLSecCore",
                 "MLSecIntegrity",
                 "MLSecEngine",
@@ -194,12 +196,19 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "X509", package: "swift-certificates"),
             ],
-            // Start-up (docs/scanning.md, "Start-up"): the executable's own symbols not exported (the runtime's
-            // dladdr at start scanned 60,000 of them) and every symbol bound at load (full RELRO). The Swift runtime
-            // stays a shared library: linked statically, its swift_task_enqueueGlobal_hook is a local symbol, so
-            // `mlsec serve` could not hand Swift Concurrency to NIO's event loops (a third of the gateway's CPU).
+            // Start-up (docs/scanning.md, "Start-up"): the Swift runtime and Foundation linked in (14 shared libraries
+            // fewer to load and bind), the executable's own symbols not exported (the runtime's dladdr at start
+            // scanned 60,000 of them), and every symbol bound at load (full RELRO). Linked statically, the runtime's
+            // swift_task_enqueueGlobal_hook is hidden from NIO's dlsym: `mlsec serve` installs the executor hook
+            // through CMLSecExecutorHook instead (ExecutorTakeover.swift). Compiling with -static-stdlib too makes the
+            // objects name the static libraries' dependencies (ICU, CoreFoundation).
+            swiftSettings: [.unsafeFlags(["-static-stdlib"], .when(platforms: [.linux]))],
             linkerSettings: [
-                .unsafeFlags(["-Xlinker", "--no-export-dynamic", "-Xlinker", "-z", "-Xlinker", "now"], .when(platforms: [.linux]))
+                .unsafeFlags(
+                    ["-static-stdlib", "-Xlinker", "--no-export-dynamic",
+                     "-Xlinker", "-z", "-Xlinker", "now"],
+                    .when(platforms: [.linux])
+                )
             ]
         ),
         .testTarget(name: "MLSecCoreTests", dependencies: ["MLSecCore"]),
