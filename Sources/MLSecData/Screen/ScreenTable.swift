@@ -67,6 +67,8 @@ public struct ScreenTable: Sendable {
     public static let maxCategories = 32
     /// Most columns a CSV file may have.
     public static let maxColumns = 100_000
+    /// Most cells (rows times columns) read into memory: each is kept as text until its column's kind is known.
+    public static let maxCells = 1 << 25
 
     /// Reads CSV `bytes`. With `schema` nil the encoding is learned from these rows and `labelColumn` must exist;
     /// with a schema (a test file) its columns are matched by name and the label column is optional.
@@ -79,6 +81,9 @@ public struct ScreenTable: Sendable {
             if columnsText.isEmpty { columnsText = Array(repeating: [], count: fields.count) }
             guard lines.count < maxRows else {
                 throw MLSecError.limitExceeded("\(context): more than \(maxRows) rows; the screens compare every pair of rows, so screen a sample or split the file")
+            }
+            guard fields.count <= maxColumns, (lines.count + 1) * fields.count <= maxCells else {
+                throw MLSecError.limitExceeded("\(context) line \(line): more than \(maxCells) cells (rows times columns); screen a sample or fewer columns")
             }
             for (c, f) in fields.enumerated() { columnsText[c].append(f) }
             lines.append(line)
