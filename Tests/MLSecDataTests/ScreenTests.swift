@@ -7,19 +7,6 @@ import MLSecData
 import Testing
 
 @Suite struct ScreenTests {
-    /// A deterministic generator (SplitMix64) for repeatable data.
-    struct Rng {
-        var state: UInt64
-        mutating func next() -> Double {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-        }
-        mutating func normal() -> Double { (-2 * log(max(next(), 1e-12))).squareRoot() * cos(2 * .pi * next()) }
-    }
-
     /// Three well-separated Gaussian blobs in 6 dimensions, 60 rows each, labels "a", "b", "c".
     func blobs(seed: UInt64 = 7) -> (rows: [Float], labels: [String]) {
         var rng = Rng(state: seed)
