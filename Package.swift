@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "MLSecRobustness", targets: ["MLSecRobustness"]),
         .library(name: "MLSecWatermark", targets: ["MLSecWatermark"]),
         .library(name: "MLSecData", targets: ["MLSecData"]),
+        .library(name: "MLSecSupplyChain", targets: ["MLSecSupplyChain"]),
         .library(name: "MLSecDeploy", targets: ["MLSecDeploy"]),
         .library(name: "MLSecGateway", targets: ["MLSecGateway"]),
         .executable(name: "mlsec", targets: ["mlsec"]),
@@ -106,7 +107,7 @@ let package = Package(
         .target(
             name: "MLSecStores",
             dependencies: [
-                "MLSecCore", "MLSecAudit", "MLSecAccess",
+                "MLSecCore", "MLSecAudit", "MLSecAccess", "MLSecDeploy",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -118,10 +119,19 @@ let package = Package(
             name: "MLSecReceipts",
             dependencies: ["MLSecCore", "MLSecIntegrity", .product(name: "Crypto", package: "swift-crypto")]
         ),
-        // The one model-loading pipeline: authenticate, read once while hashing, decrypt, scan, build.
+        // Software supply chain: CycloneDX documents, OSV advisories, ecosystem version orderings, dependency audit.
+        .target(
+            name: "MLSecSupplyChain",
+            dependencies: ["MLSecCore", "MLSecFormats", .product(name: "Crypto", package: "swift-crypto")]
+        ),
+        // The one model-loading pipeline (authenticate, read once while hashing, decrypt, scan, build), the model
+        // registry, the deploy gate and the ML-BOM.
         .target(
             name: "MLSecDeploy",
-            dependencies: ["MLSecCore", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecEngine"]
+            dependencies: [
+                "MLSecCore", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecEngine", "MLSecAudit", "MLSecSupplyChain",
+                .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
         .target(
             name: "MLSecGateway",
@@ -183,6 +193,7 @@ let package = Package(
                 "MLSecRobustness",
                 "MLSecWatermark",
                 "MLSecData",
+                "MLSecSupplyChain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -227,9 +238,12 @@ let package = Package(
             resources: [.copy("ChatTemplates")]
         ),
         .testTarget(
+            name: "MLSecSupplyChainTests", dependencies: ["MLSecSupplyChain", "MLSecCore"], resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
             name: "MLSecDeployTests",
             dependencies: [
-                "MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption",
+                "MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption", "MLSecAudit", "MLSecSupplyChain",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
             ]
         ),

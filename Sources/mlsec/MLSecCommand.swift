@@ -33,7 +33,7 @@ struct MLSecCommand: AsyncParsableCommand {
         // In the order a user meets them: serve the demo, sign and verify, scan, encrypt, then the rest.
         subcommands: [
             ServeCommand.self, SignCommand.self, VerifyCommand.self, ScanCommand.self, EncryptCommand.self,
-            DecryptCommand.self, PrivacyCommand.self, KeygenCommand.self, KeysCommand.self, APIKeyCommand.self, DeploymentsCommand.self, ReceiptCommand.self,
+            DecryptCommand.self, PrivacyCommand.self, KeygenCommand.self, KeysCommand.self, APIKeyCommand.self, RegistryCommand.self, DeployCommand.self, DeploymentsCommand.self, SBOMCommand.self, AuditDepsCommand.self, ReceiptCommand.self,
             AuditCommand.self, DiffCommand.self, DigestCommand.self, TrainCommand.self, PredictCommand.self,
             EvaluateCommand.self, ModelCommand.self, AttackCommand.self, CertifyCommand.self, DetectorCommand.self,
             RobustnessCommand.self, WatermarkCommand.self, FingerprintCommand.self, DataCommand.self, MonitorCommand.self, BenchCommand.self,
