@@ -1,0 +1,101 @@
+// Severity: the qualitative rating of an advisory and how it is derived from an OSV record.
+
+/// A qualitative severity. `unknown` (a record with no usable severity) sorts above `critical` where a
+/// threshold is applied, so an unrated advisory fails every `--fail-on` level (fail closed).
+public enum SeverityRating: String, Sendable, Hashable, CaseIterable, Comparable {
+    case none, low, medium, high, critical, unknown
+
+    var rank: Int {
+        switch self {
+        case .none: 0
+        case .low: 1
+        case .medium: 2
+        case .high: 3
+        case .critical: 4
+        case .unknown: 5
+        }
+    }
+
+    public static func < (lhs: Self, rhs: Self) -> Bool { lhs.rank < rhs.rank }
+
+    /// The CVSS v3/v4 band of a score: 0 none, 0.1-3.9 low, 4.0-6.9 medium, 7.0-8.9 high, 9.0-10 critical.
+    public init(cvssScore score: Double) {
+        switch score {
+        case ..<0.1: self = .none
+        case ..<4.0: self = .low
+        case ..<7.0: self = .medium
+        case ..<9.0: self = .high
+        default: self = .critical
+        }
+    }
+
+    /// NVD's CVSS v2 bands: 0-3.9 low, 4.0-6.9 medium, 7.0-10 high.
+    public init(cvssV2Score score: Double) {
+        self = score < 4.0 ? .low : (score < 7.0 ? .medium : .high)
+    }
+
+    /// A database's own label (`database_specific.severity`: GitHub's LOW, MODERATE, HIGH, CRITICAL).
+    public init?(label: String) {
+        switch label.uppercased() {
+        case "NONE": self = .none
+        case "LOW": self = .low
+        case "MODERATE", "MEDIUM": self = .medium
+        case "HIGH": self = .high
+        case "CRITICAL": self = .critical
+        default: return nil
+        }
+    }
+}
+
+/// The severity of one record: a rating, with the score and vector it came from where there is one.
+public struct RecordSeverity: Sendable, Hashable {
+    public var rating: SeverityRating
+    /// The base score computed from `vector` (CVSS v3.x or v2), or `nil`.
+    public var score: Double?
+    /// The vector as the record gives it, or `nil`.
+    public var vector: String?
+    /// Where the rating came from: `CVSS_V3`, `CVSS_V2`, `database_specific` (the only source for records
+    /// whose sole vector is CVSS v4.0, which is not scored) or `none`.
+    public var source: String
+
+    public static let unknown = RecordSeverity(rating: .unknown, score: nil, vector: nil, source: "none")
+
+    /// Ordering used to pick the highest severity of merged records: known ratings by rank then score;
+    /// `unknown` is lowest here (a known rating of any merged record wins).
+    func isHigher(than other: RecordSeverity) -> Bool {
+        if (rating == .unknown) != (other.rating == .unknown) { return other.rating == .unknown }
+        if rating != other.rating { return rating > other.rating }
+        return (score ?? -1) > (other.score ?? -1)
+    }
+
+    /// Derives a record's severity from its `severity[]` entries and `database_specific.severity`.
+    /// Preference: a CVSS v3.x vector (scored), then a v2 vector (scored), then the database's label (with
+    /// a v4 vector kept for display), else unknown. Vectors that do not parse are noted in `warnings`.
+    static func derive(entries: [(type: String, score: String)], databaseLabel: String?, recordID: String,
+                       warnings: inout [String]) -> RecordSeverity
+    {
+        for entry in entries where entry.type == "CVSS_V3" {
+            do {
+                let score = try CVSS.v3BaseScore(entry.score)
+                return RecordSeverity(rating: SeverityRating(cvssScore: score), score: score, vector: entry.score,
+                                      source: "CVSS_V3")
+            } catch {
+                warnings.append("\(recordID): \(error); its CVSS_V3 entry is ignored")
+            }
+        }
+        for entry in entries where entry.type == "CVSS_V2" {
+            do {
+                let score = try CVSS.v2BaseScore(entry.score)
+                return RecordSeverity(rating: SeverityRating(cvssV2Score: score), score: score, vector: entry.score,
+                                      source: "CVSS_V2")
+            } catch {
+                warnings.append("\(recordID): \(error); its CVSS_V2 entry is ignored")
+            }
+        }
+        let v4 = entries.first { $0.type == "CVSS_V4" }?.score
+        if let label = databaseLabel, let rating = SeverityRating(label: label) {
+            return RecordSeverity(rating: rating, score: nil, vector: v4, source: "database_specific")
+        }
+        return RecordSeverity(rating: .unknown, score: nil, vector: v4, source: "none")
+    }
+}
