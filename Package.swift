@@ -129,7 +129,7 @@ let package = Package(
         .target(
             name: "MLSecDeploy",
             dependencies: [
-                "MLSecCore", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecEngine", "MLSecAudit", "MLSecSupplyChain",
+                "MLSecCore", "MLSecFormats", "MLSecIntegrity", "MLSecScan", "MLSecEncryption", "MLSecEngine", "MLSecAudit", "MLSecSupplyChain",
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "GRDB", package: "GRDB.swift"),
             ]
         ),
@@ -244,6 +244,7 @@ let package = Package(
             name: "MLSecDeployTests",
             dependencies: [
                 "MLSecDeploy", "MLSecCore", "MLSecIntegrity", "MLSecEngine", "MLSecEncryption", "MLSecAudit", "MLSecSupplyChain",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"), .product(name: "X509", package: "swift-certificates"),
             ]
         ),

@@ -1,5 +1,6 @@
 // ModelLoader: the one model-loading pipeline: authenticate, read once while hashing, decrypt, scan, build.
 
+import Crypto
 import MLSecCore
 import MLSecEncryption
 import MLSecEngine
@@ -22,6 +23,12 @@ public struct VerifiedModel: Sendable {
     public var warnings: [String]
     /// Signed companion files found in the directory (``ModelLoader/companionFiles``), their verified bytes.
     public var companions: [String: [UInt8]] = [:]
+    /// Who signed the manifest (the trusted key or certificate that verified it).
+    public var signer: ModelSigner
+    /// The scanner's report on the weights (clean: anything else refuses the model).
+    public var scanReport: FileReport
+    /// The plaintext of the model files, when the loader was asked to keep them (``ModelLoader/keepsPlaintext``).
+    public var plaintext: [String: [UInt8]] = [:]
 }
 
 /// Loads a model with every check, in an order that judges the bytes it uses:
@@ -40,10 +47,15 @@ public struct ModelLoader: Sendable {
     /// Most bytes a model directory may hold (the files are held in memory while they are checked).
     public var maxModelBytes: Int
     public var scanner: ModelScanner
+    /// Judges each verified and scanned model before it is built (the deploy gate); nil admits every model.
+    public var admission: (any ModelAdmission)?
+    /// Whether ``VerifiedModel/plaintext`` keeps the model files' bytes (the registry's diff reads tensors).
+    public var keepsPlaintext = false
 
-    public init(maxModelBytes: Int = 1 << 30, scanner: ModelScanner = ModelScanner()) {
+    public init(maxModelBytes: Int = 1 << 30, scanner: ModelScanner = ModelScanner(), admission: (any ModelAdmission)? = nil) {
         self.maxModelBytes = maxModelBytes
         self.scanner = scanner
+        self.admission = admission
     }
 
     /// The files a model directory serves, each either plain or age-encrypted (`<file>.age`).
@@ -61,7 +73,7 @@ public struct ModelLoader: Sendable {
     ///   match it, or the scanner does not call the weights clean; `usage` for an encrypted model without
     ///   identities; `malformed`/`io` for missing or unreadable files.
     public func load(_ location: ModelLocation) async throws -> VerifiedModel {
-        let manifest = try await authenticate(location)
+        let (manifest, signer) = try await authenticate(location)
         if let signed = manifest.signedModel, signed.name != location.name || signed.version != location.version {
             throw MLSecError.verificationFailed(
                 "model \(location.name) version \(location.version) was not loaded: its signature was made for model \(signed.name.prefix(100)) "
@@ -87,16 +99,23 @@ public struct ModelLoader: Sendable {
             throw MLSecError.verificationFailed(
                 "model \(location.name) was not loaded: the scanner found \(ModelStore.weightsFile) \(report.verdict.rawValue)")
         }
+        if let admission {
+            try await admission.admit(AdmissionCandidate(
+                name: location.name, version: location.version, digest: contents.digest, signer: signer,
+                scanVerdict: report.verdict.rawValue, encryptedFiles: encrypted, files: Self.fileDigests(manifest)))
+        }
         let model = try ModelStore.load(specBytes: plain[ModelStore.specFile] ?? [], weightsBytes: weights)
         var verified = VerifiedModel(name: location.name, version: location.version, digest: contents.digest, manifest: manifest, model: model,
-                                     encryptedFiles: encrypted, warnings: (location.trustWarning.map { [$0] } ?? []) + contents.warnings)
+                                     encryptedFiles: encrypted, warnings: (location.trustWarning.map { [$0] } ?? []) + contents.warnings,
+                                     signer: signer, scanReport: report)
         for file in Self.companionFiles { verified.companions[file] = contents[file] }
+        if keepsPlaintext { verified.plaintext = plain }
         return verified
     }
 
     /// The manifest of the first trusted key the signature verifies with, or in certificate mode the manifest
     /// of a signature whose certificate chain leads to the anchors (from an expected signer, when given).
-    func authenticate(_ location: ModelLocation) async throws -> Manifest {
+    func authenticate(_ location: ModelLocation) async throws -> (Manifest, ModelSigner) {
         let certificateMode = !location.certificateChain.isEmpty
         guard location.publicKeys.isEmpty || !certificateMode else {
             throw MLSecError.usage("model \(location.name): give trusted public keys or a certificate chain, not both")
@@ -111,7 +130,8 @@ public struct ModelLoader: Sendable {
         if certificateMode {
             let trust = try CertificateChainTrust(pemFiles: location.certificateChain, identities: location.certificateIdentities)
             do {
-                return try await ModelVerifier(trust: .certificates(trust)).authenticate(bundle)
+                let manifest = try await ModelVerifier(trust: .certificates(trust)).authenticate(bundle)
+                return (manifest, try ModelSigner(bundle))
             } catch let error as MLSecError where error.code == .verificationFailed {
                 throw MLSecError.verificationFailed("model \(location.name) was not loaded: \(error.message)")
             }
@@ -121,7 +141,7 @@ public struct ModelLoader: Sendable {
             let pem = String(decoding: try ReadOnlyFile.readAll(keyPath, maxBytes: 1 << 20, what: "public key"), as: UTF8.self)
             let key = try ModelVerifyingKey(pem: pem)
             do {
-                return try await ModelVerifier(trust: .publicKey(key)).authenticate(bundle)
+                return (try await ModelVerifier(trust: .publicKey(key)).authenticate(bundle), ModelSigner(key: key))
             } catch let error as MLSecError where error.code == .verificationFailed {
                 failures.append("\(keyPath): \(error.message)")
             }

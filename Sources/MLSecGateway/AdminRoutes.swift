@@ -170,7 +170,9 @@ struct AdminRoutes {
             let detail = readable(error)
             let refused = (error as? MLSecError)?.code == .verificationFailed
             // The caller learns the category; paths and details stay in the audit log.
-            let message = refused
+            let message = refused && detail.contains("refused by the deploy gate")
+                ? "version \(version) of \(name) was refused by the deploy gate (registry or deploy policy); the audit log names every failed rule"
+                : refused
                 ? "version \(version) of \(name) was refused: its signature does not verify with a trusted key or the scanner flagged it"
                 : "version \(version) of \(name) could not be loaded: its files are missing or malformed"
             throw await inference.deny(GatewayError(.unprocessableContent, message, auditReason: detail), principal, "deploy_model",

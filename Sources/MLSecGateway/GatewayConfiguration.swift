@@ -3,6 +3,7 @@
 import Foundation
 import MLSecAccess
 import MLSecCore
+import MLSecDeploy
 
 /// The production configuration. Unknown keys are errors; paths are relative to the file's directory.
 ///
@@ -32,6 +33,8 @@ public struct GatewayConfiguration: Sendable {
     public var databasePasswordFile: String?
     public var roles: [String: Role] = Role.builtIn
     public var models: [ModelSource] = []
+    /// The deploy policy file (`deploy_policy`): every model load passes the deploy gate with it.
+    public var deployPolicy: String?
     public var jwt: JWTConfiguration?
     public var clientCertificates: [String: ClientCertificateMapping] = [:]
     /// Rate limits, quotas and concurrency for JWT and client-certificate principals, by role.
@@ -68,6 +71,7 @@ public struct GatewayConfiguration: Sendable {
         if principalLimits != other.principalLimits { changed.append("principal_limits") }
         if corsOrigins != other.corsOrigins { changed.append("cors") }
         if extractionDefense != other.extractionDefense { changed.append("extraction_defense") }
+        if deployPolicy != other.deployPolicy { changed.append("deploy_policy") }
         return changed
     }
 
@@ -114,7 +118,7 @@ public struct GatewayConfiguration: Sendable {
         let doc = try JSONParser(limits: .init(maxDepth: 8, maxStringBytes: 4096, maxContainerCount: 4096))
             .parse(try ReadOnlyFile.readAll(path, maxBytes: 1 << 20, what: "configuration"), context: path)
         try Self.check(doc, allowed: ["listen", "tls", "allow_plaintext", "state_dir", "limits", "audit", "roles", "models", "jwt", "client_certificates", "principal_limits", "cors",
-                                      "database", "extraction_defense"], path)
+                                      "database", "extraction_defense", "deploy_policy"], path)
         var listen = ListenConfiguration(host: "127.0.0.1", port: 8443)
         if let l = doc["listen"] {
             try Self.check(l, allowed: ["host", "port"], "listen")
@@ -172,6 +176,11 @@ public struct GatewayConfiguration: Sendable {
                 ?? self.listen.connections.minBodyBytesPerSecond
             self.listen.connections.maxPerAddress = try integer("max_connections_per_address", 1...1_000_000) ?? self.listen.connections.maxPerAddress
             if let limit = limits["anonymous_per_address"] { anonymousLimit = try Self.rateLimit(limit, "limits.anonymous_per_address") }
+        }
+        if let policy = doc["deploy_policy"] {
+            guard let file = policy.stringValue, !file.isEmpty else { throw MLSecError.malformed("deploy_policy must be the policy file's path") }
+            deployPolicy = resolve(file)
+            _ = try DeployPolicy(path: resolve(file))  // a policy that does not parse stops the start, naming the problem
         }
         if let database = doc["database"] {
             try Self.check(database, allowed: ["url", "password_file"], "database")

@@ -21,6 +21,7 @@ public struct GatewayMaintenance: Service {
     /// The configuration in force (models and roles change with each reload; the other sections cannot).
     private let running: RunningConfiguration
     let follower: ServedVersionFollower
+    let revocations: RevocationFollower
     let logger: Logger
 
     public init(services: GatewayServices, configuration: GatewayConfiguration, source: ConfigurationSource, logger: Logger) {
@@ -28,6 +29,7 @@ public struct GatewayMaintenance: Service {
         self.source = source
         running = RunningConfiguration(configuration)
         follower = ServedVersionFollower(services: services, logger: logger)
+        revocations = RevocationFollower(services: services, logger: logger)
         self.logger = logger
     }
 
@@ -54,6 +56,7 @@ public struct GatewayMaintenance: Service {
                     while !Task.isCancelled {
                         try? await Task.sleep(for: .seconds(1))
                         if Task.isCancelled { break }
+                        await revocations.refresh()
                         await follower.refresh()
                     }
                 }

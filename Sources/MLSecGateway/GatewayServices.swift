@@ -18,14 +18,18 @@ public struct GatewayStores: Sendable {
     /// The version each deploy put in service (nil: kept in memory, lost at restart; `mlsec serve` always
     /// passes the state directory's or PostgreSQL's).
     public var servedVersions: (any ServedVersionStore)?
+    /// The model registry (nil: none): revoked versions are refused and taken out of service within a second,
+    /// and the deploy policy judges registered versions.
+    public var registry: (any ModelRegistryStore)?
 
     public init(keys: APIKeyStore, audit: any AuditStore, rateLimits: (any RateLimitBackend)? = nil, roles: (any RoleStore)? = nil,
-                servedVersions: (any ServedVersionStore)? = nil) {
+                servedVersions: (any ServedVersionStore)? = nil, registry: (any ModelRegistryStore)? = nil) {
         self.keys = keys
         self.audit = audit
         self.rateLimits = rateLimits
         self.roles = roles
         self.servedVersions = servedVersions
+        self.registry = registry
     }
 }
 
@@ -83,8 +87,10 @@ public struct GatewayServices: Sendable {
     public let metrics: GatewayMetrics
     /// Concurrency, load shedding, cost-based GCRA and quotas for inference.
     public let admission: InferenceAdmission
-    /// Loads models for deploys and reloads.
+    /// Loads models for deploys and reloads (through the deploy gate when there is a registry or a policy).
     public let loader: ModelLoader
+    /// The model registry, polled each second for revoked versions.
+    public let registry: (any ModelRegistryStore)?
     /// Failed authentications: limited per client address, repeated ones counted into one entry per window.
     public let failedAuthentications: FailedAuthentications
     /// The distinct inputs each key sent each model recently, for the extraction budgets.
@@ -107,6 +113,7 @@ public struct GatewayServices: Sendable {
         self.jwt = jwt
         self.metrics = metrics
         self.loader = loader
+        registry = stores.registry
         failedAuthentications = FailedAuthentications(limit: options.anonymousLimit, window: options.failureWindow)
         monitorAlerts = MonitorAlerts(metrics: metrics, audit: audit)
         admission = InferenceAdmission(limits: options.availability, limiter: rateLimits,

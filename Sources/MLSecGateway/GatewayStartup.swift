@@ -52,6 +52,10 @@ public enum GatewayStartup {
     ///   rather than serve another version than the one deployed).
     public static func services(_ configuration: GatewayConfiguration, stores: GatewayStores,
                                 loader: ModelLoader = ModelLoader(), logger: Logger = Logger(label: "mlsec.gateway")) async throws -> GatewayServices {
+        var loader = loader
+        if stores.registry != nil || configuration.deployPolicy != nil {
+            loader.admission = DeployGate(registry: stores.registry, policyPath: configuration.deployPolicy)
+        }
         let recorded = try await stores.servedVersions?.load() ?? [:]
         let choices = ServedVersions.choose(configuration.models, records: recorded)
         let models = try await ServedVersions.loadAll(choices, loader: loader)

@@ -5,6 +5,7 @@ import Logging
 import MLSecAccess
 import MLSecAudit
 import MLSecCore
+import MLSecDeploy
 
 /// A PostgreSQL server for state shared by replicas.
 public struct DatabaseSettings: Sendable, Equatable {
@@ -70,6 +71,25 @@ public enum StateStores {
             return try SQLiteServedVersionStore(directory: stateDirectory)
         }
         return try await PostgresServedVersionStore(database: try postgres(database))
+    }
+
+    /// The model registry: `registry.db` in the state directory, or PostgreSQL's.
+    public static func registry(stateDirectory: String, database: DatabaseSettings?) async throws -> any ModelRegistryStore {
+        guard let database else {
+            try ensureDirectory(stateDirectory)
+            return try SQLiteRegistryStore(directory: stateDirectory)
+        }
+        return try await PostgresRegistryStore(database: try postgres(database))
+    }
+
+    /// Where registry changes are audited: `registry-audit.db` in the state directory (a log of its own, so the
+    /// CLI never writes the log a running gateway holds open), or PostgreSQL's shared audit log.
+    public static func registryAudit(stateDirectory: String, database: DatabaseSettings?) async throws -> any AuditStore {
+        guard let database else {
+            try ensureDirectory(stateDirectory)
+            return try SQLiteAuditStore(path: "\(stateDirectory)/registry-audit.db")
+        }
+        return try await PostgresAuditStore(database: try postgres(database))
     }
 
     /// Opens `gateway.db` in `stateDirectory`.

@@ -80,8 +80,11 @@ struct ServeCommand: AsyncParsableCommand {
             stateDirectory: configuration.stateDirectory,
             database: configuration.databaseURL.map { DatabaseSettings(url: $0, passwordFile: configuration.databasePasswordFile) },
             roles: configuration.roles)
+        let registry = try await StateStores.registry(
+            stateDirectory: configuration.stateDirectory,
+            database: configuration.databaseURL.map { DatabaseSettings(url: $0, passwordFile: configuration.databasePasswordFile) })
         let stores = GatewayStores(keys: opened.keys, audit: opened.audit, rateLimits: opened.rateLimits, roles: opened.roles,
-                                   servedVersions: opened.servedVersions)
+                                   servedVersions: opened.servedVersions, registry: registry)
         let services = try await GatewayStartup.services(configuration, stores: stores, logger: logger)
         let isDemo = demo
         let dir = configuration.stateDirectory

@@ -47,6 +47,12 @@ public enum FilePath {
         return "/" + parts.joined(separator: "/")
     }
 
+    /// `path` as written in a file that lies in `base`: an absolute path as it is, a relative one joined to
+    /// `base` and made absolute (``absolute(_:)``).
+    public static func resolve(_ path: String, relativeTo base: String) -> String {
+        path.hasPrefix("/") ? path : absolute("\(base)/\(path)")
+    }
+
     /// `path` relative to `root` when it lies inside it (both absolute and normalised), else `nil`.
     /// `root` itself gives `"."`.
     public static func relative(_ path: String, to root: String) -> String? {

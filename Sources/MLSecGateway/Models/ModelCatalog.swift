@@ -48,6 +48,18 @@ public final class ModelCatalog: Sendable {
         if let pool = previous?.upstream, pool !== model.upstream { pool.stop() }
     }
 
+    /// Stops serving `expected` (compared by version and digest) and returns true, or changes nothing and returns
+    /// false when something else is served by now.
+    public func remove(_ expected: LoadedModel) -> Bool {
+        let removed = state.withLock { state -> LoadedModel? in
+            guard let current = state.models[expected.name], current.version == expected.version, current.digest == expected.digest
+            else { return nil }
+            return state.models.removeValue(forKey: expected.name)
+        }
+        removed?.upstream?.stop()
+        return removed != nil
+    }
+
     /// Replaces everything (configuration reload): the new models and sources, all at once.
     public func replaceAll(models: [String: LoadedModel], sources: [ModelSource]) {
         let previous = state.withLock { state -> [LoadedModel] in

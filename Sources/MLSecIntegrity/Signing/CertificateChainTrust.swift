@@ -95,6 +95,15 @@ public struct CertificateChainTrust: Sendable {
         }
     }
 
+    /// The EC public key of a DER certificate.
+    public static func publicKey(ofCertificate der: [UInt8]) throws -> ModelVerifyingKey {
+        let certificate: Certificate
+        do { certificate = try Certificate(derEncoded: der) } catch {
+            throw MLSecError.malformed("signature: the signing certificate is not valid X.509 DER")
+        }
+        return try publicKey(of: certificate)
+    }
+
     /// The EC public key of a certificate.
     public static func publicKey(of certificate: Certificate) throws -> ModelVerifyingKey {
         if let k = P256.Signing.PublicKey(certificate.publicKey) { return ModelVerifyingKey(storage: .p256(k)) }

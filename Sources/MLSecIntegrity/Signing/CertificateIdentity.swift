@@ -148,3 +148,21 @@ public enum CertificateIdentity: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension CertificateIdentity {
+    /// The identities a signing certificate (DER) names, in the written form `CertificateIdentity(parsing:)`
+    /// reads back: each SAN email (`email:`), each SAN URI (`uri:`) and the subject (`subject:`). This is how the
+    /// model registry records who signed a model, and how a deploy policy names trusted signers.
+    /// - Throws: `MLSecError.malformed` when the DER is not a certificate, `verificationFailed` when its
+    ///   extensions cannot be read.
+    public static func identities(ofCertificate der: [UInt8]) throws -> [CertificateIdentity] {
+        let leaf: Certificate
+        do { leaf = try Certificate(derEncoded: der) } catch {
+            throw MLSecError.malformed("signature: the signing certificate is not valid X.509 DER")
+        }
+        let holder = try Holder(leaf)
+        var identities = holder.emails.map(CertificateIdentity.email) + holder.uris.map(CertificateIdentity.uri)
+        if let subject = holder.subjectForms.first, !subject.isEmpty { identities.append(.subject(subject)) }
+        return identities
+    }
+}
