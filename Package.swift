@@ -220,8 +220,12 @@ let package = Package(
                      "-Xlinker", "-z", "-Xlinker", "now"],
                     .when(platforms: [.linux])
                 )
-            ]
+            ],
+            plugins: ["EmbedPackageResolved"]
         ),
+        // `mlsec sbom --self`: Package.resolved and each dependency's licence, read at build time into the binary.
+        .executableTarget(name: "mlsec-embed-resolved", path: "Sources/mlsec-embed-resolved"),
+        .plugin(name: "EmbedPackageResolved", capability: .buildTool(), dependencies: ["mlsec-embed-resolved"]),
         .testTarget(name: "MLSecCoreTests", dependencies: ["MLSecCore"]),
         .testTarget(
             name: "MLSecFormatsTests",
@@ -283,7 +287,7 @@ let package = Package(
     ]
 )
 
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.type != .plugin {  // plugins take no settings
     var settings = target.swiftSettings ?? []
     settings.append(.enableUpcomingFeature("ExistentialAny"))
     settings.append(.enableUpcomingFeature("MemberImportVisibility"))
