@@ -270,3 +270,32 @@ def test_a_deploy_on_one_replica_is_served_by_the_other(replicas):
     status, _, body = call(r1, "PUT", "/admin/models/digits", admin, {"version": "1", "rollback": True})
     assert status == 200, body
     wait_for_version(r2, "1")
+
+
+def test_a_revocation_in_the_shared_registry_reaches_every_replica(replicas, postgres):
+    """Version 1 registered (through the first replica's configuration, so in PostgreSQL) and then revoked:
+    both replicas stop serving it within seconds (404), without a restart, and the shared audit log holds each
+    replica's model.unload entry naming the reason. Runs last: it leaves the replicas without a model."""
+    r1, r2 = replicas["urls"]
+    key, tmp = replicas["key"], replicas["tmp"]
+    config = tmp / "r1.json"
+    state = tmp / "r1"
+    mlsec("registry", "add", "digits", "1", "--model", state / "models" / "digits" / "1",
+          "--signature", state / "models" / "digits-1.sig", "--public-key", state / "publisher.pub", "--config", config, check=0)
+    listed = json.loads(mlsec("registry", "list", "--config", tmp / "r2.json", "--format", "json", check=0).stdout)["versions"]
+    assert [(v["name"], v["version"]) for v in listed] == [("digits", "1")]
+    for url in (r1, r2):
+        assert infer(url, key) == 200
+    mlsec("registry", "revoke", "digits", "1", "--reason", "compromised build", "--config", config, check=0)
+    deadline = time.time() + 10
+    while time.time() < deadline and (infer(r1, key) != 404 or infer(r2, key) != 404):
+        time.sleep(0.1)
+    assert infer(r1, key) == 404 and infer(r2, key) == 404
+    for name in ["r1", "r2"]:
+        assert "taken out of service: revoked in the registry by cli:" in (tmp / f"{name}.log").read_text()
+    entries = json.loads(mlsec("audit", "list", "--database", postgres["url"], "--action", "model.unload", "--format", "json",
+                               check=0).stdout)["entries"]
+    assert len(entries) == 2 and all("compromised build" in e["reason"] for e in entries), entries
+    actions = json.loads(mlsec("audit", "list", "--database", postgres["url"], "--action", "registry.revoke", "--format", "json",
+                               check=0).stdout)["entries"]
+    assert len(actions) == 1
