@@ -24,11 +24,12 @@ enum ModelCardBuilder {
         var considerations = CycloneDX.Considerations(ethicalConsiderations: securityConsiderations(facts: facts, registered: registered))
         if let input = facts.spec?.input, let min = input.min, let max = input.max {
             considerations.technicalLimitations.append(
-                "Inputs are expected in [\(number(Double(min))), \(number(Double(max)))]; the gateway refuses values outside that range")
+                "Inputs are expected in [\(number(Double(min))), \(number(Double(max)))] (the range model.json declares)")
         }
         if let registered, registered.stage == .revoked {
             considerations.technicalLimitations.append(
-                "This version is revoked (\(registered.stageReason.prefix(200))): it must not be deployed")
+                "This version was revoked by \(registered.stageChangedBy.prefix(100)) (\(registered.stageReason.prefix(200))): "
+                    + "it must not be deployed")
         }
         var properties: [CycloneDX.Property] = []
         if let weights = facts.weights {
