@@ -59,6 +59,14 @@ def test_registry_round_trip_stages_and_audit(registered):
     assert shown["evaluations"] == {"accuracy": 0.97} and shown["scan"]["verdict"] == "clean"
     assert shown["signer"].startswith("key:sha256:") and shown["manifest_digest"].startswith("sha256:")
     assert set(shown["files"]) == {"model.json", "weights.safetensors"}
+    # The ML-BOM built at registration, and the same through mlsec sbom by name (the production version, else the newest).
+    bom = json.loads(mlsec("registry", "show", "digits", "2", "--bom", "--state-dir", state, check=0).stdout)
+    assert bom["bomFormat"] == "CycloneDX" and bom["specVersion"] == "1.6"
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+    by_name = mlsec("sbom", "--model", "digits", "--state-dir", state, check=0).stdout
+    assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(by_name) is None
+    assert shown["manifest_digest"].split(":")[1] in by_name
     # Versions are immutable.
     again = add(state, "2", check=2)
     assert "registered already" in again.stderr

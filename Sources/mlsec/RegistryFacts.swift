@@ -52,6 +52,6 @@ enum RegistryFacts {
 
     /// The ML-BOM of a version being registered.
     @Sendable static func bom(_ record: RegisteredVersion) throws -> [UInt8] {
-        []
+        try ModelBOM.build(directory: record.path, registered: record, options: ModelBOM.Options(toolVersion: MLSecVersion.string))
     }
 }

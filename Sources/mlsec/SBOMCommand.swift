@@ -4,6 +4,7 @@ import ArgumentParser
 import Foundation
 import MLSecCore
 import MLSecDeploy
+import MLSecStores
 import MLSecSupplyChain
 
 struct SBOMCommand: AsyncParsableCommand {
@@ -67,7 +68,7 @@ struct SBOMCommand: AsyncParsableCommand {
         if ownDependencies {
             bytes = try embeddedPackageResolution.bom(application: "mlsec", version: MLSecVersion.string).bytes
         } else {
-            bytes = try modelBOM(model ?? "")
+            bytes = try await modelBOM(model ?? "")
         }
         if let out {
             try AtomicFile.write(bytes, to: out, overwrite: true)
@@ -78,26 +79,31 @@ struct SBOMCommand: AsyncParsableCommand {
     }
 
     /// The ML-BOM of a model directory, or of a registered version when `model` is not a directory.
-    func modelBOM(_ model: String) throws -> [UInt8] {
+    func modelBOM(_ model: String) async throws -> [UInt8] {
         let options = ModelBOM.Options(toolVersion: MLSecVersion.string)
         if FileStatus.exists(model) {
             return try ModelBOM.build(directory: model, name: name, version: version, signature: signature, options: options)
         }
-        let registered = try registeredVersion(name: model, version: version)
+        let registered = try await registeredVersion(name: model, version: version)
         return try ModelBOM.build(directory: nil, name: name, version: version, registered: registered, signature: signature,
                                   options: options)
     }
 
-    // MARK: - Registry lookup (to be wired by the registry's owner)
+    // MARK: - Registry lookup
 
-    /// The registered version `version` of model `name` (the newest when `version` is nil) from the registry in
-    /// `--state-dir`. Not wired yet: the registry store is being written. Until it is, a name that is not a
-    /// directory is a usage error.
-    func registeredVersion(name: String, version: String?) throws -> RegisteredVersion {
-        guard stateDir != nil else {
+    /// The registered version `version` of model `name` from the registry in `--state-dir` (without `--version`:
+    /// the newest version in production, else the newest one).
+    func registeredVersion(name: String, version: String?) async throws -> RegisteredVersion {
+        guard let stateDir else {
             throw MLSecError.usage(
                 "\(name) is not a model directory, and no registry given to look it up in (--state-dir DIR)")
         }
-        throw MLSecError.usage("no registry given: looking up registered models in mlsec sbom is not available in this build")
+        let store = try await StateStores.registry(stateDirectory: stateDir, database: nil)
+        let versions = try await store.versions(name: name).filter { version == nil || $0.version == version }
+        guard let record = versions.last(where: { $0.stage == .production }) ?? versions.last else {
+            throw MLSecError.usage("model \(name)\(version.map { " version \($0)" } ?? "") is not registered in \(stateDir) "
+                + "(mlsec registry list --state-dir \(stateDir))")
+        }
+        return record
     }
 }
