@@ -26,7 +26,10 @@ struct ModelRegistryTests {
         #expect(record.manifestDigest.hasPrefix("sha256:") && record.signer.hasPrefix("key:sha256:"))
         #expect(record.scanVerdict == "clean" && record.files.keys.sorted() == ["model.json", "weights.safetensors"])
         let reopened = try SQLiteRegistryStore(directory: model.directory)
-        #expect(try await reopened.version(name: "digits", version: "1") == record)
+        let stored = try #require(try await reopened.version(name: "digits", version: "1"))
+        #expect(stored.manifestDigest == record.manifestDigest && stored.signer == record.signer && stored.files == record.files)
+        #expect(stored.evaluations == ["accuracy": 0.97] && stored.datasets == ["train": "sha256:00"] && stored.stage == .staging)
+        #expect(abs(stored.createdAt.timeIntervalSince(record.createdAt)) < 0.001)
         #expect(try await audit.currentSize() == 1)
         await #expect(throws: MLSecError.self) { try await registry.register(model.location(), facts: .init(), by: "test") }
     }
