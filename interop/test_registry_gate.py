@@ -211,3 +211,59 @@ def test_gateway_applies_the_gate_and_follows_revocations(registered, tmp_path):
 def mlsec_path():
     from conftest import mlsec_bin
     return mlsec_bin()
+
+
+def test_results_from_the_robustness_privacy_and_watermark_modules_are_recorded_and_gated(tmp_path):
+    """A robustness report, a privacy epsilon and a watermark verdict (each module's own JSON output format)
+    recorded with the version; the gate then judges robust accuracy, epsilon and the watermark status."""
+    state = demo_state(tmp_path)
+    report = tmp_path / "robustness.json"
+    report.write_text(json.dumps({"model": "digits", "clean_accuracy": 0.97, "attacks": {
+        "fgsm": {"name": "FGSM", "points": [[0, 0.97], [0.1, 0.62], [0.2, 0.41]]},
+        "pgd": {"name": "PGD-40", "points": [[0, 0.97], [0.2, 0.33], [0.1, 0.5]]}}}))
+    privacy = tmp_path / "epsilon.json"
+    privacy.write_text(json.dumps({"epsilon": 2.5, "order": 12}))
+    verdict = tmp_path / "watermark.json"
+    verdict.write_text(json.dumps({"bit_error_rate": 0.0, "p_value": 1e-19, "threshold": 0.125, "verdict": "watermarked"}))
+    add(state, "1", "--robustness-report", report, "--evaluation", privacy, "--watermark-report", verdict)
+    shown = json.loads(mlsec("registry", "show", "digits", "1", "--state-dir", state, check=0).stdout)
+    assert shown["evaluations"]["clean_accuracy"] == 0.97
+    assert shown["evaluations"]["robust_accuracy.fgsm"] == 0.41 and shown["evaluations"]["robust_accuracy.pgd"] == 0.33
+    assert shown["evaluations"]["robust_accuracy"] == 0.33 and shown["evaluations"]["epsilon"] == 2.5
+    assert shown["watermark"] == "verified" and shown["evaluations"]["watermark_bit_error_rate"] == 0
+    base = {"signers": [{"key": str(state / "publisher.pub")}], "require_watermark": "verified", "max_evaluations": {"epsilon": 3}}
+    assert check(state, write_policy(tmp_path / "ok.json", state, **base, min_evaluations={"robust_accuracy": 0.3}),
+                 version="1", code=0)["approved"]
+    refused = check(state, write_policy(tmp_path / "strict.json", state, **base, min_evaluations={"robust_accuracy": 0.4}),
+                    version="1", code=1)
+    assert refused["failures"] == ["prod: min_evaluations: robust_accuracy is 0.33, required at least 0.4"], refused
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"accuracy": 0.9}))
+    out = add(state, "2", "--robustness-report", bad, check=2)
+    assert "not a robustness report" in out.stderr
+
+
+def test_sighup_with_a_version_the_gate_refuses_changes_nothing(registered, tmp_path):
+    """The configuration moves to version 2 (staging, the policy wants production): the SIGHUP reload is refused,
+    naming the rule, and version 1 stays in service."""
+    state = registered
+    mlsec("registry", "promote", "digits", "1", "--state-dir", state, check=0)
+    policy = write_policy(tmp_path / "policy.json", state, signers=[{"key": str(state / "publisher.pub")}], stage="production")
+    config = gateway_config(tmp_path / "gateway.json", state, policy)
+    admin = json.loads((state / "demo-credentials.json").read_text())["api_keys"]["admin"]
+    log = tmp_path / "gateway.log"
+    proc, url = serve(["--config", config], log)
+    try:
+        doc = json.loads(config.read_text())
+        doc["models"][0]["version"] = "2"
+        config.write_text(json.dumps(doc))
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 15
+        while time.time() < deadline and "configuration reload failed" not in log.read_text():
+            time.sleep(0.1)
+        text = log.read_text()
+        assert "configuration reload failed" in text and "refused by the deploy gate" in text and "stage:" in text, text[-2000:]
+        status, _, served = http_call(url, "GET", "/v2/models/digits", key=admin)
+        assert status == 200 and served["versions"] == ["1"], served
+    finally:
+        stop(proc)

@@ -67,8 +67,11 @@ struct RegistryCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Register a signed model version (in staging) after verifying and scanning it.",
             discussion: """
-                Evaluation results come from --eval METRIC=VALUE (repeatable) or --evaluation FILE (a JSON \
-                object; its numeric top-level members, e.g. the output of mlsec evaluate --format json). \
+                Evaluation results come from --eval METRIC=VALUE (repeatable), --evaluation FILE (a JSON \
+                object; its numeric top-level members, e.g. the output of mlsec evaluate --format json or \
+                mlsec privacy epsilon), --robustness-report FILE (clean_accuracy, robust_accuracy.ATTACK at \
+                each attack's largest budget, robust_accuracy the smallest) and --watermark-report FILE \
+                (mlsec watermark verify output: status verified or absent, and its rate). \
                 --dataset NAME=MANIFEST records a dataset by the SHA-256 of its mlsec data sign manifest.
 
                 Example:
@@ -90,7 +93,11 @@ struct RegistryCommand: AsyncParsableCommand {
         @Option(name: .customLong("eval"), help: "An evaluation result METRIC=VALUE (accuracy=0.97, epsilon=3); repeatable.")
         var evaluations: [String] = []
         @Option(help: "A JSON file of evaluation results (numeric top-level members).") var evaluation: String?
-        @Option(help: "Watermark status to record (e.g. verified, from mlsec watermark verify).") var watermark: String?
+        @Option(help: "A robustness report (JSON) whose clean and per-attack accuracies are recorded.")
+        var robustnessReport: String?
+        @Option(help: "Watermark status to record (e.g. verified).") var watermark: String?
+        @Option(help: "A watermark verdict (mlsec watermark verify output): its status and rate are recorded.")
+        var watermarkReport: String?
         @Option(help: "A dataset NAME=MANIFEST (an mlsec data sign manifest); repeatable.") var dataset: [String] = []
         @Option(help: "Output: text or json.") var format: OutputFormat = .text
         @OptionGroup var place: Place
@@ -105,7 +112,16 @@ struct RegistryCommand: AsyncParsableCommand {
 
         func run() async throws {
             var facts = ModelRegistry.Facts(watermark: watermark)
-            facts.evaluations = try RegistryFacts.evaluations(evaluations, file: evaluation)
+            if let robustnessReport { facts.evaluations.merge(try RegistryFacts.robustness(robustnessReport)) { $1 } }
+            if let watermarkReport {
+                let (status, results) = try RegistryFacts.watermark(watermarkReport)
+                if let watermark, watermark != status {
+                    throw MLSecError.usage("--watermark \(watermark) contradicts \(watermarkReport), which says \(status)")
+                }
+                facts.watermark = status
+                facts.evaluations.merge(results) { $1 }
+            }
+            facts.evaluations.merge(try RegistryFacts.evaluations(evaluations, file: evaluation)) { $1 }
             facts.datasets = try RegistryFacts.datasets(dataset)
             let location = ModelLocation(name: name, version: version, path: model, signature: signature, publicKeys: publicKeys,
                                          identities: identity, certificateChain: certificateChain,

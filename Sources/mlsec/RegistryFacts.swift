@@ -36,6 +36,44 @@ enum RegistryFacts {
         return results
     }
 
+    /// The results of a robustness report (`mlsec robustness report --json FILE`): `clean_accuracy`, and per attack
+    /// the accuracy at its largest budget (`robust_accuracy.<attack>`), the smallest of them as `robust_accuracy`.
+    static func robustness(_ file: String) throws -> [String: Double] {
+        let value = try JSONParser().parse(try ReadOnlyFile.readAll(file, maxBytes: 64 << 20, what: "robustness report"), context: file)
+        func number(_ value: JSONValue?) -> Double? {
+            guard case .number(let text)? = value, let number = Double(text), number.isFinite else { return nil }
+            return number
+        }
+        guard let clean = number(value["clean_accuracy"]), let attacks = value["attacks"]?.objectValue else {
+            throw MLSecError.malformed("\(file) is not a robustness report: it needs clean_accuracy and attacks (mlsec robustness report)")
+        }
+        var results = ["clean_accuracy": clean]
+        for (key, attack) in attacks where isMetricName(key) {
+            // The point at the largest budget: [[epsilon, accuracy], ...].
+            let points = (attack["points"]?.arrayValue ?? []).compactMap { point -> (Double, Double)? in
+                guard let pair = point.arrayValue, pair.count == 2, let x = number(pair[0]), let y = number(pair[1]) else { return nil }
+                return (x, y)
+            }
+            guard let worst = points.max(by: { $0.0 < $1.0 }) else { continue }
+            results["robust_accuracy.\(key)"] = worst.1
+        }
+        if let weakest = results.filter({ $0.key.hasPrefix("robust_accuracy.") }).values.min() { results["robust_accuracy"] = weakest }
+        return results
+    }
+
+    /// A watermark verdict (`mlsec watermark verify` JSON): the status (`verified` or `absent`) and its rate.
+    static func watermark(_ file: String) throws -> (status: String, results: [String: Double]) {
+        let value = try JSONParser().parse(try ReadOnlyFile.readAll(file, maxBytes: 1 << 20, what: "watermark verdict"), context: file)
+        guard let verdict = value["verdict"]?.stringValue, ["watermarked", "not-watermarked"].contains(verdict) else {
+            throw MLSecError.malformed("\(file) is not a watermark verdict: it needs \"verdict\" (mlsec watermark verify output)")
+        }
+        var results: [String: Double] = [:]
+        for rate in ["bit_error_rate", "match_rate"] {
+            if case .number(let text)? = value[rate], let number = Double(text), number.isFinite { results["watermark_\(rate)"] = number }
+        }
+        return (verdict == "watermarked" ? "verified" : "absent", results)
+    }
+
     /// `--dataset NAME=MANIFEST`: the SHA-256 of each manifest file.
     static func datasets(_ pairs: [String]) throws -> [String: String] {
         var result: [String: String] = [:]

@@ -58,7 +58,14 @@ public struct ModelRegistry: Sendable {
         if let bom { record.mlbom = try bom(record) }
         try await recordAudit(actor: actor, action: "registry.add", record: record,
                               reason: "registered in staging: signer \(record.signer), scan \(record.scanVerdict)")
-        try await store.add(record)
+        do {
+            try await store.add(record)
+        } catch {
+            // The entry above said it was registered: say it was not.
+            try? await recordAudit(actor: actor, action: "registry.add", record: record, decision: .error,
+                                   reason: "not registered: \(readable(error, limit: 200))")
+            throw error
+        }
         return record
     }
 
@@ -86,16 +93,27 @@ public struct ModelRegistry: Sendable {
         case .staging: "registry.stage"
         }
         try await recordAudit(actor: actor, action: action, record: record, reason: "\(from.rawValue) -> \(stage.rawValue): \(reason)")
-        guard try await store.changeStage(record, expected: from) else {
+        let changed: Bool
+        do {
+            changed = try await store.changeStage(record, expected: from)
+        } catch {
+            try? await recordAudit(actor: actor, action: action, record: record, decision: .error,
+                                   reason: "not changed: \(readable(error, limit: 200))")
+            throw error
+        }
+        guard changed else {
+            try? await recordAudit(actor: actor, action: action, record: record, decision: .error,
+                                   reason: "not changed: another change came first")
             throw MLSecError.io("model \(name) version \(version) changed while this change was made; look at it again (mlsec registry show)")
         }
         return record
     }
 
-    func recordAudit(actor: String, action: String, record: RegisteredVersion, reason: String) async throws {
+    func recordAudit(actor: String, action: String, record: RegisteredVersion, decision: AuditEvent.Decision = .allow,
+                     reason: String) async throws {
         guard let audit else { return }
         let event = AuditEvent(actor: actor, action: action, resource: "models/\(record.name)/versions/\(record.version)",
-                               decision: .allow, reason: reason, modelDigest: record.manifestDigest)
+                               decision: decision, reason: reason, modelDigest: record.manifestDigest)
         do {
             _ = try await audit.append([event.canonicalBytes])
         } catch {

@@ -68,9 +68,7 @@ public final class PostgresRegistryStore: ModelRegistryStore {
             for try await (rowName, rowVersion, stage, record) in rows.decode((String, String, String, String).self) {
                 records.append(try Self.decode(rowName, rowVersion, stage, record))
             }
-            return records.sorted { a, b in
-                a.name != b.name ? a.name < b.name : ModelLocation.compareVersions(a.version, b.version) < 0
-            }
+            return records.sorted(by: ModelRegistry.order)
         }
     }
 
