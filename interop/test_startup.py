@@ -75,3 +75,17 @@ def test_release_binary_keeps_its_hardening_and_a_static_runtime(tmp_path):
     # cost 0.6 ms a run); the executable imports a few thousand and exports almost none.
     symbols = subprocess.run(["readelf", "--dyn-syms", "-W", binary], capture_output=True, text=True, check=True).stdout
     assert symbols.count("\n") < 5_000, symbols.count("\n")
+
+
+def test_every_command_names_itself():
+    """A command without `commandName:` makes the argument parser derive its name with String(describing:), whose
+    protocol checks scan every conformance record of the binary at each start (docs/scanning.md, step 3)."""
+    import re
+    unnamed = []
+    for source in sorted((ROOT / "Sources" / "mlsec").rglob("*.swift")):
+        text = source.read_text()
+        for match in re.finditer(r"CommandConfiguration\(", text):
+            head = text[match.end():match.end() + 200].lstrip()
+            if not head.startswith("commandName:"):
+                unnamed.append(f"{source.relative_to(ROOT)}:{text[:match.start()].count(chr(10)) + 1}")
+    assert not unnamed, "commands without commandName: " + ", ".join(unnamed)

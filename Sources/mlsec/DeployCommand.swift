@@ -21,6 +21,7 @@ struct DeployCommand: AsyncParsableCommand {
 
     struct Check: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "check",
             abstract: "Approve (exit 0) or refuse (exit 1, naming every failed rule) a registered version.",
             discussion: """
                 The version's files are loaded through the model-loading pipeline (signature verified with the \

@@ -65,6 +65,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Register a signed model version (in staging) after verifying and scanning it.",
             discussion: """
                 Evaluation results come from --eval METRIC=VALUE (repeatable), --evaluation FILE (a JSON \
@@ -139,6 +140,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List registered versions (of one model, or all).",
             discussion: """
                 Example:
@@ -168,6 +170,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Show: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "show",
             abstract: "Print one version's record as JSON (--bom: its ML-BOM instead).",
             discussion: """
                 Example:
@@ -206,6 +209,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Promote: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "promote",
             abstract: "Move a version to production (from staging), or to another stage with --to.",
             discussion: """
                 Examples:
@@ -224,6 +228,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Revoke: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "revoke",
             abstract: "Revoke a version: final; running gateways stop serving it within about a second.",
             discussion: """
                 Example:
@@ -237,6 +242,7 @@ struct RegistryCommand: AsyncParsableCommand {
 
     struct Archive: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "archive",
             abstract: "Archive a version (out of production, kept on record).",
             discussion: """
                 Example:
