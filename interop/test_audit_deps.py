@@ -8,7 +8,7 @@ import random
 import re
 
 import pytest
-from cvss import CVSS2, CVSS3
+from cvss import CVSS2, CVSS3, CVSS4
 from packaging.version import Version
 
 from conftest import ROOT, mlsec
@@ -230,7 +230,7 @@ def test_text_output_names_ids_severity_and_fix_and_reports_the_database(tmp_pat
 
 @pytest.mark.parametrize("pins, fail_on, code", [
     ("jinja2==3.1.6\n", "low", 0),        # clean
-    ("jinja2==3.1.5\n", "low", 1),        # medium (v4-only record: the database's label)
+    ("jinja2==3.1.5\n", "low", 1),        # medium (v4-only record: CVSS v4.0 5.4)
     ("jinja2==3.1.5\n", "medium", 1),
     ("jinja2==3.1.5\n", "high", 0),
     ("jinja2==2.10\n", "high", 1),        # 8.6 high
@@ -283,6 +283,46 @@ def test_cvss_scores_match_the_cvss_library():
         assert float(score) == float(ref.base_score), vector
         if vector.startswith("CVSS:3"):
             assert rating == ref.severities()[0].lower(), vector
+
+
+V4_BASE = {"AV": "NALP", "AC": "LH", "AT": "NP", "PR": "NLH", "UI": "NPA", "VC": "HLN", "VI": "HLN", "VA": "HLN",
+           "SC": "HLN", "SI": "HLN", "SA": "HLN"}
+V4_OPTIONAL = {"E": "XAPU", "CR": "XHML", "IR": "XHML", "AR": "XHML", "MAV": "XNALP", "MAC": "XLH", "MAT": "XNP",
+               "MPR": "XNLH", "MUI": "XNPA", "MVC": "XHLN", "MVI": "XHLN", "MVA": "XHLN", "MSC": "XHLN",
+               "MSI": "XSHLN", "MSA": "XSHLN", "S": "XNP", "AU": "XNY", "R": "XAUI", "V": "XDC", "RE": "XLMH",
+               "U": ["X", "Clear", "Green", "Amber", "Red"]}
+
+
+def test_cvss4_scores_match_the_cvss_library():
+    """Random CVSS v4.0 vectors: 500 with base metrics only, 200 also with a random subset of the threat,
+    environmental and supplemental metrics (in the specification's order), scored by mlsec and by `cvss`."""
+    rng = random.Random(4)
+    base = lambda: "CVSS:4.0/" + "/".join(f"{k}:{rng.choice(v)}" for k, v in V4_BASE.items())
+    vectors = [base() for _ in range(500)]
+    for _ in range(200):
+        extra = [f"{k}:{rng.choice(v)}" for k, v in V4_OPTIONAL.items() if rng.random() < 0.35]
+        vectors.append("/".join([base(), *extra]))
+    out = mlsec("audit-deps", "score", *vectors, check=0).stdout.splitlines()
+    assert len(out) == len(vectors)
+    for line, vector in zip(out, vectors):
+        score, rating, echoed = line.split(" ")
+        assert echoed == vector
+        ref = CVSS4(vector)
+        assert float(score) == float(ref.base_score), vector
+        assert rating == ref.severities()[0].lower(), vector
+
+
+@pytest.mark.parametrize("vector, needle", [
+    ("CVSS:4.0/AV:N/AC:L/AT:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "base metric PR"),
+    ("CVSS:4.0/AC:L/AV:N/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "AV out of order"),
+    ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:A/E:P", "repeats the metric E"),
+    ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:S/SA:N", "invalid SI value"),
+    ("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/XX:Y", "unknown metric XX"),
+    ("CVSS:4.1/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N", "CVSS:4.0/"),
+])
+def test_cvss4_malformed_vectors_exit_2_naming_the_metric(vector, needle):
+    proc = mlsec("audit-deps", "score", vector, check=2)
+    assert needle in proc.stderr, proc.stderr
 
 
 # ---------------------------------------------------------------- hostile inputs

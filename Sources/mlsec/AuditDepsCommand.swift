@@ -15,8 +15,8 @@ struct AuditDepsCommand: AsyncParsableCommand {
             Matches pins from a pip requirements file, a SwiftPM Package.resolved or a CycloneDX \
             JSON BOM against OSV records under --osv (*.json files, recursively, and OSV's \
             per-ecosystem all.zip dumps), with PEP 440 ordering for PyPI and SemVer 2.0 for \
-            SwiftURL. Records that share an id or alias are one finding. Severity is the CVSS v3.x \
-            (or v2) base score computed from the vector; records with only a CVSS v4.0 vector use \
+            SwiftURL. Records that share an id or alias are one finding. Severity is the score computed \
+            from the record's newest CVSS vector (v4.0, else v3.x, else v2); records without one use \
             the database's own label. Exit status: 1 when a finding is at or above --fail-on \
             (findings of unknown severity always count: fail closed), 0 otherwise, 2 when an input \
             or the database cannot be read. Pins that cannot be audited (unpinned, revision-only, \

@@ -57,12 +57,15 @@ extension AuditDepsCommand {
     struct Score: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "score",
-            abstract: "Print the base score and rating of CVSS v3.x or v2 vectors.",
+            abstract: "Print the score and rating of CVSS v4.0, v3.x or v2 vectors.",
             discussion: """
-                One line per vector: the score, the rating, the vector. CVSS v4.0 vectors are not \
-                scored (exit 2).
-                Example:
+                One line per vector: the score, the rating, the vector. v3.x and v2 vectors get their \
+                base score; a v4.0 vector gets the score of the vector as written (CVSS-B with base \
+                metrics only; threat and environmental metrics, where given, enter it as FIRST's \
+                calculator does). A vector that does not parse stops the command (exit 2).
+                Examples:
                   mlsec audit-deps score 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'
+                  mlsec audit-deps score 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N'
                 """)
 
         @Argument(help: "CVSS vectors.") var vectors: [String]
@@ -72,8 +75,9 @@ extension AuditDepsCommand {
                 if vector.hasPrefix("CVSS:3.") {
                     let score = try CVSS.v3BaseScore(vector)
                     print(String(format: "%.1f", score), SeverityRating(cvssScore: score).rawValue, vector)
-                } else if vector.hasPrefix("CVSS:4.") {
-                    throw MLSecError.unsupported("CVSS v4.0 vectors are not scored by this build: \(vector)")
+                } else if vector.hasPrefix("CVSS:4") {
+                    let score = try CVSS4(vector).score
+                    print(String(format: "%.1f", score), SeverityRating(cvssScore: score).rawValue, vector)
                 } else {
                     let score = try CVSS.v2BaseScore(vector)
                     print(String(format: "%.1f", score), SeverityRating(cvssV2Score: score).rawValue, vector)

@@ -43,7 +43,8 @@ func temporaryFile(_ name: String, _ text: String) throws -> String {
         #expect(sandbox.fixed == ["2.10.1"])
         #expect(ids.contains("GHSA-cpwx-vrp4-4pq7"))
         let v4 = try #require(report.findings.first { $0.ids.first == "GHSA-cpwx-vrp4-4pq7" })
-        #expect(v4.severity.source == "database_specific")
+        #expect(v4.severity.source == "CVSS_V4")
+        #expect(v4.severity.score == 5.4)
         #expect(v4.severity.rating == .medium)
     }
 

@@ -1,4 +1,5 @@
-// CVSS: base scores from CVSS v3.0/v3.1 and v2 vectors, computed with the specifications' formulas.
+// CVSS: base scores from CVSS v3.0/v3.1 and v2 vectors, computed with the specifications' formulas
+// (CVSS v4.0 vectors are parsed and scored in CVSS4.swift).
 
 import MLSecCore
 
@@ -10,7 +11,8 @@ import Musl
 import Darwin
 #endif
 
-/// CVSS base-score calculators. v4.0 vectors are not scored (see ``RecordSeverity``).
+/// CVSS base-score calculators for v3.x and v2 vectors; v4.0 vectors are scored by ``CVSS4``
+/// (``v4Score(_:)``).
 public enum CVSS {
     /// The base score (0.0 to 10.0) of a CVSS v3.0 or v3.1 vector such as
     /// `CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H`, computed as CVSS v3.1 §7 specifies, with its Roundup.

@@ -50,12 +50,12 @@ public enum SeverityRating: String, Sendable, Hashable, CaseIterable, Comparable
 /// The severity of one record: a rating, with the score and vector it came from where there is one.
 public struct RecordSeverity: Sendable, Hashable {
     public var rating: SeverityRating
-    /// The base score computed from `vector` (CVSS v3.x or v2), or `nil`.
+    /// The score computed from `vector` (CVSS v4.0, v3.x or v2), or `nil`.
     public var score: Double?
     /// The vector as the record gives it, or `nil`.
     public var vector: String?
-    /// Where the rating came from: `CVSS_V3`, `CVSS_V2`, `database_specific` (the only source for records
-    /// whose sole vector is CVSS v4.0, which is not scored) or `none`.
+    /// Where the rating came from: `CVSS_V4`, `CVSS_V3`, `CVSS_V2` (the vector scored), `database_specific`
+    /// (no vector that parses; the database's own label) or `none`.
     public var source: String
 
     public static let unknown = RecordSeverity(rating: .unknown, score: nil, vector: nil, source: "none")
@@ -69,11 +69,21 @@ public struct RecordSeverity: Sendable, Hashable {
     }
 
     /// Derives a record's severity from its `severity[]` entries and `database_specific.severity`.
-    /// Preference: a CVSS v3.x vector (scored), then a v2 vector (scored), then the database's label (with
-    /// a v4 vector kept for display), else unknown. Vectors that do not parse are noted in `warnings`.
+    /// Preference, newest CVSS version first: a CVSS v4.0 vector (scored), then a v3.x vector, then a v2
+    /// vector, then the database's label, else unknown. Vectors that do not parse are noted in `warnings`
+    /// and the next source is used.
     static func derive(entries: [(type: String, score: String)], databaseLabel: String?, recordID: String,
                        warnings: inout [String]) -> RecordSeverity
     {
+        for entry in entries where entry.type == "CVSS_V4" {
+            do {
+                let score = try CVSS4(entry.score).score
+                return RecordSeverity(rating: SeverityRating(cvssScore: score), score: score, vector: entry.score,
+                                      source: "CVSS_V4")
+            } catch {
+                warnings.append("\(recordID): \(error); its CVSS_V4 entry is ignored")
+            }
+        }
         for entry in entries where entry.type == "CVSS_V3" {
             do {
                 let score = try CVSS.v3BaseScore(entry.score)
@@ -92,10 +102,9 @@ public struct RecordSeverity: Sendable, Hashable {
                 warnings.append("\(recordID): \(error); its CVSS_V2 entry is ignored")
             }
         }
-        let v4 = entries.first { $0.type == "CVSS_V4" }?.score
         if let label = databaseLabel, let rating = SeverityRating(label: label) {
-            return RecordSeverity(rating: rating, score: nil, vector: v4, source: "database_specific")
+            return RecordSeverity(rating: rating, score: nil, vector: nil, source: "database_specific")
         }
-        return RecordSeverity(rating: .unknown, score: nil, vector: v4, source: "none")
+        return RecordSeverity(rating: .unknown, score: nil, vector: nil, source: "none")
     }
 }
