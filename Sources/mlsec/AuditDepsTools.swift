@@ -65,7 +65,8 @@ extension AuditDepsCommand {
                 calculator does). A vector that does not parse stops the command (exit 2).
                 Examples:
                   mlsec audit-deps score 'CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H'
-                  mlsec audit-deps score 'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N'
+                  mlsec audit-deps score \\
+                    'CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N'
                 """)
 
         @Argument(help: "CVSS vectors.") var vectors: [String]
