@@ -58,6 +58,12 @@ def test_registry_round_trip_stages_and_audit(registered):
     shown = json.loads(mlsec("registry", "show", "digits", "2", "--state-dir", state, check=0).stdout)
     assert shown["evaluations"] == {"accuracy": 0.97} and shown["scan"]["verdict"] == "clean"
     assert shown["signer"].startswith("key:sha256:") and shown["manifest_digest"].startswith("sha256:")
+    # The signer is the SHA-256 of the key's DER SubjectPublicKeyInfo, as the docs tell users to compute it.
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    key = serialization.load_pem_public_key((state / "publisher.pub").read_bytes())
+    spki = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert shown["signer"] == "key:sha256:" + hashlib.sha256(spki).hexdigest()
     assert set(shown["files"]) == {"model.json", "weights.safetensors"}
     # The ML-BOM built at registration, and the same through mlsec sbom by name (the production version, else the newest).
     bom = json.loads(mlsec("registry", "show", "digits", "2", "--bom", "--state-dir", state, check=0).stdout)

@@ -6,7 +6,7 @@ import MLSecIntegrity
 
 /// The signer of a verified model: the trusted public key that verified it, or the certificate its chain led to.
 public struct ModelSigner: Sendable, Equatable {
-    /// `sha256:<hex>` of the signing key's DER SubjectPublicKeyInfo (`mlsec keys fingerprint` prints it); in
+    /// `sha256:<hex>` of the signing key's DER SubjectPublicKeyInfo (`openssl pkey -pubin -in KEY.pub -outform DER | sha256sum` computes it; `mlsec registry show` prints it as the signer); in
     /// certificate mode, the certificate's key.
     public var keyFingerprint: String
     /// Certificate mode: the identities the signing certificate names (`email:`, `uri:`, `subject:` forms);

@@ -347,6 +347,9 @@ struct ValidationTests {
         #expect(c.models[0].monitor?.oodAction == .flag && c.models[0].monitor?.queryAction == .refuse)
         #expect(c.extractionDefense["inference"]?.topK == 3 && c.extractionDefense["inference"]?.budget?.distinctInputs == 5000)
         #expect(c.stateDirectory == "/var/lib/mlsec" && c.roles["reader"]?.permissions == [.readMetadata])
+        #expect(c.deployPolicy?.hasSuffix("docs/deploy-policy.example.json") == true)
+        let policy = try DeployPolicy(path: c.deployPolicy ?? "")
+        #expect(policy.rules(for: "digits").count == 2 && policy.rules(for: "fraud").count == 1)
     }
 
     @Test("the configuration file: safe defaults, unknown keys refused, paths resolved")

@@ -161,7 +161,7 @@ public struct DeployPolicy: Sendable, Equatable {
             }
         case (nil, let fingerprint?, nil):
             guard fingerprint.hasPrefix("sha256:"), fingerprint.utf8.count == 71, Hex.decode(String(fingerprint.dropFirst(7))) != nil else {
-                throw MLSecError.malformed("\(path).key_fingerprint must be sha256:<64 hex digits> (`mlsec keys fingerprint KEY.pub` prints it)")
+                throw MLSecError.malformed("\(path).key_fingerprint must be sha256:<64 hex digits> (the signer of `mlsec registry show`, or `openssl pkey -pubin -in KEY.pub -outform DER | sha256sum`)")
             }
             return .keyFingerprint(fingerprint.lowercased())
         case (nil, nil, let identity?):
