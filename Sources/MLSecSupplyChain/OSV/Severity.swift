@@ -75,31 +75,20 @@ public struct RecordSeverity: Sendable, Hashable {
     static func derive(entries: [(type: String, score: String)], databaseLabel: String?, recordID: String,
                        warnings: inout [String]) -> RecordSeverity
     {
-        for entry in entries where entry.type == "CVSS_V4" {
-            do {
-                let score = try CVSS4(entry.score).score
-                return RecordSeverity(rating: SeverityRating(cvssScore: score), score: score, vector: entry.score,
-                                      source: "CVSS_V4")
-            } catch {
-                warnings.append("\(recordID): \(error); its CVSS_V4 entry is ignored")
-            }
-        }
-        for entry in entries where entry.type == "CVSS_V3" {
-            do {
-                let score = try CVSS.v3BaseScore(entry.score)
-                return RecordSeverity(rating: SeverityRating(cvssScore: score), score: score, vector: entry.score,
-                                      source: "CVSS_V3")
-            } catch {
-                warnings.append("\(recordID): \(error); its CVSS_V3 entry is ignored")
-            }
-        }
-        for entry in entries where entry.type == "CVSS_V2" {
-            do {
-                let score = try CVSS.v2BaseScore(entry.score)
-                return RecordSeverity(rating: SeverityRating(cvssV2Score: score), score: score, vector: entry.score,
-                                      source: "CVSS_V2")
-            } catch {
-                warnings.append("\(recordID): \(error); its CVSS_V2 entry is ignored")
+        // Newest version first: each scorer gives the score and its rating band.
+        let scorers: [(type: String, score: (String) throws -> (Double, SeverityRating))] = [
+            ("CVSS_V4", { vector in let score = try CVSS4(vector).score; return (score, SeverityRating(cvssScore: score)) }),
+            ("CVSS_V3", { vector in let score = try CVSS.v3BaseScore(vector); return (score, SeverityRating(cvssScore: score)) }),
+            ("CVSS_V2", { vector in let score = try CVSS.v2BaseScore(vector); return (score, SeverityRating(cvssV2Score: score)) }),
+        ]
+        for scorer in scorers {
+            for entry in entries where entry.type == scorer.type {
+                do {
+                    let (score, rating) = try scorer.score(entry.score)
+                    return RecordSeverity(rating: rating, score: score, vector: entry.score, source: scorer.type)
+                } catch {
+                    warnings.append("\(recordID): \(error); its \(scorer.type) entry is ignored")
+                }
             }
         }
         if let label = databaseLabel, let rating = SeverityRating(label: label) {

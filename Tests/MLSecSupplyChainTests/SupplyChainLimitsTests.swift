@@ -1,6 +1,0 @@
-import MLSecSupplyChain
-import Testing
-
-@Test func documentCapIsSixtyFourMiB() {
-    #expect(SupplyChainLimits.maxDocumentBytes == 64 << 20)
-}
