@@ -2,9 +2,11 @@
 """Profile and validate speed: `mlsec data profile` and `mlsec data validate` on a large CSV against `wc -l` and
 `cat` reading the same file, in one run.
 
-The file (written once to --dir, default /tmp/mlsec-bench-data, and reused): --gib GiB (default 1) of rows with 20
-Gaussian features printed with six decimals, a three-value category and an integer label, the shape of a tabular
-training set. Every tool reads it from the page cache (one warm-up read first). Times are medians of --runs (3);
+The file (written once to --dir, default /tmp/mlsec-bench-data, and reused): --gib GiB (default 1) of rows with a
+row id, 20 Gaussian features printed with six decimals, a three-value category and an integer label, the shape of a
+tabular training set. The features repeat every 20,000 rows (generating 1 GiB of Gaussians in Python takes
+minutes), the id makes every row distinct, so the duplicate check holds one fingerprint per row as with real data.
+Every tool reads it from the page cache (one warm-up read first). Times are medians of --runs (3);
 the table gives each tool's throughput in MiB/s, its ratio to `wc -l`, and the peak resident memory of mlsec (the
 goal: bounded memory whatever the file's size, and at least 0.5 of `wc -l`'s throughput).
 
@@ -28,15 +30,17 @@ def make_file(path, gib):
     lines = []
     for _ in range(20000):
         values = [f"{rng.gauss(0, 1):.6f}" for _ in range(20)]
-        lines.append(",".join(values + [rng.choice(["a", "b", "c"]), str(rng.randrange(10))]))
-    block = ("\n".join(lines) + "\n").encode()
+        lines.append("," + ",".join(values + [rng.choice(["a", "b", "c"]), str(rng.randrange(10))]) + "\n")
     tmp = path.with_suffix(".tmp")
     with open(tmp, "wb") as f:
-        f.write((",".join([f"f{i}" for i in range(20)] + ["cat", "label"]) + "\n").encode())
+        f.write((",".join(["id"] + [f"f{i}" for i in range(20)] + ["cat", "label"]) + "\n").encode())
         written = 0
+        row = 0
         while written < size:
+            block = "".join(f"{row + i}{line}" for i, line in enumerate(lines)).encode()
             f.write(block)
             written += len(block)
+            row += len(lines)
     os.replace(tmp, path)
 
 
@@ -59,7 +63,7 @@ def main():
     args = parser.parse_args()
     directory = pathlib.Path(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
-    data = directory / f"rows-{args.gib:g}gib.csv"
+    data = directory / f"rows-{args.gib:g}gib-distinct.csv"
     make_file(data, args.gib)
     mib = data.stat().st_size / (1 << 20)
     schema = directory / "schema.json"

@@ -27,80 +27,65 @@ public struct ValidationReport: Sendable {
 public enum DataValidation {
     static let maxListedRows = 100
 
-    public static func validate(path: String, schema: DatasetSchema) throws -> ValidationReport {
+    /// Holds the CSV file at `path` to `schema`. `partBytes` is the smallest part of the file read on a thread of its
+    /// own (tests make it small to cut small files).
+    public static func validate(path: String, schema: DatasetSchema, partBytes: Int64 = CSVStream.minPartBytes) throws -> ValidationReport {
         var header: [String] = []
-        var mapping: [Int?] = []   // data column -> schema column
-        var found: [String: (rows: [Int], count: Int, detail: String)] = [:]   // key "kind\u{1}column"
-        var missing = [Int](repeating: 0, count: schema.columns.count)
-        var bins = [[Int]](repeating: [Int](repeating: 0, count: 10), count: schema.columns.count)
-        var numericCounts = [Int](repeating: 0, count: schema.columns.count)
-        var labels: [String: Int] = [:]
-        var duplicates = RowHashes()
-        var duplicateRows: [Int] = []
-        var rows = 0
-        // Per-column settings in flat arrays: reading `schema.columns[s]` per field copied a struct of arrays and a
-        // dictionary (reference counting on every field).
-        let types = schema.columns.map(\.type)
-        let lows = schema.columns.map { $0.minimum ?? -.infinity }
-        let highs = schema.columns.map { $0.maximum ?? .infinity }
-        let edgeLists = schema.columns.map(\.decileEdges)
-        let hasEdges = edgeLists.map { !$0.isEmpty }
-        let categorySets = schema.columns.map { $0.categories.map { Set($0.keys) } }
-        let labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } }
-        func note(_ kind: String, _ column: String, row: Int, _ detail: @autoclosure () -> String) {
-            let key = kind + "\u{1}" + column
-            if var entry = found[key] {
-                entry.count += 1
-                if entry.rows.count < maxListedRows { entry.rows.append(row) }
-                found[key] = entry
-            } else {
-                found[key] = ([row], 1, detail())
+        let columnCount = schema.columns.count
+        let names = schema.columns.map(\.name)
+        var plan = ValidationPlan(schema: schema)
+        let parts = try CSVStream.forEachRowInParts(path: path, partBytes: partBytes, header: { row in
+            header = (0..<row.count).map { row.string($0) }
+            plan.mapping = header.map { name in schema.columns.firstIndex { $0.name == name } ?? -1 }
+        }, makeState: { _ in ValidationTally(plan: plan) }) { tally, r, row in
+            guard row.count == tally.plan.mapping.count else {
+                throw MLSecError.malformed("\(path) row \(r + 1): \(row.count) fields, the header has \(tally.plan.mapping.count)")
             }
-        }
-        try CSVStream.forEachRow(path: path) { index, row in
-            if index == 0 {
-                header = (0..<row.count).map { row.string($0) }
-                mapping = header.map { name in schema.columns.firstIndex { $0.name == name } }
-                return
-            }
-            guard row.count == header.count else {
-                throw MLSecError.malformed("\(path) row \(index): \(row.count) fields, the header has \(header.count)")
-            }
-            let r = index - 1
-            rows += 1
-            if duplicates.add(row), duplicateRows.count < maxListedRows { duplicateRows.append(r) }
+            tally.hashes.add(row)
             for c in 0..<row.count {
-                guard let s = mapping[c] else { continue }
+                let s = tally.plan.mapping[c]
+                if s < 0 { continue }
                 let field = row.field(c)
-                if ColumnStatistics.isMissing(field) { missing[s] += 1; continue }
-                switch types[s] {
+                if ColumnStatistics.isMissing(field) { tally.missing[s] += 1; continue }
+                switch tally.plan.types[s] {
                 case .integer, .float:
-                    guard let v = FastNumber.parse(field) else {
-                        note("type_error", schema.columns[s].name, row: r, "values that are not numbers (first: \"\(row.string(c).prefix(40))\")")
+                    guard case let (v, isInteger)? = row.numberLiteral(c) else {
+                        tally.note(.typeError, s, row: r, "values that are not numbers (first: \"\(row.string(c).prefix(40))\")")
                         continue
                     }
-                    if types[s] == .integer, v != v.rounded() {
-                        note("type_error", schema.columns[s].name, row: r, "values that are not integers (first: \(v))")
+                    if !isInteger, tally.plan.types[s] == .integer {
+                        if !ColumnStatistics.isIntegral(v) { tally.note(.typeError, s, row: r, "values that are not integers (first: \(v))") }
                     }
-                    if v < lows[s] || v > highs[s] {
-                        note("out_of_range", schema.columns[s].name, row: r, "values outside [\(lows[s]), \(highs[s])] (first: \(v))")
+                    let low = tally.plan.lows[s], high = tally.plan.highs[s]
+                    if v < low || v > high {
+                        tally.note(.outOfRange, s, row: r, "values outside [\(low), \(high)] (first: \(v))")
                     }
-                    if hasEdges[s] {
-                        bins[s][edgeLists[s].withUnsafeBufferPointer { DatasetSchema.bin(v, edges: $0) }] += 1
-                        numericCounts[s] += 1
+                    if tally.plan.hasEdges[s] {
+                        tally.bins[s * 10 + tally.plan.bin(v, column: s)] += 1
+                        tally.numericCounts[s] += 1
                     }
                 case .categorical:
-                    if let categories = categorySets[s] {
-                        let text = row.string(c)
-                        if !categories.contains(text) {
-                            note("unseen_category", schema.columns[s].name, row: r, "categories not in the schema (first: \"\(text.prefix(40))\")")
-                        }
+                    if tally.plan.categorySets[s]?.contains(field, quoted: row.isQuoted(c)) == false {
+                        tally.note(.unseenCategory, s, row: r, "categories not in the schema (first: \"\(row.string(c).prefix(40))\")")
                     }
                 case .string:
                     break
                 }
-                if s == labelIndex { labels[row.string(c), default: 0] += 1 }
+                if s == tally.plan.labelIndex { tally.labels.add(field, quoted: row.isQuoted(c)) }
             }
+        }
+        var total = parts.first?.state ?? ValidationTally(plan: plan)
+        for part in parts.dropFirst() { total.merge(part.state, rowOffset: part.rowOffset) }
+        let rows = parts.reduce(0) { $0 + $1.rows }
+        let missing = total.missing, numericCounts = total.numericCounts
+        let bins = (0..<columnCount).map { Array(total.bins[$0 * 10..<$0 * 10 + 10]) }
+        let labels = total.labels.dictionary
+        let duplicates = DuplicateRows.find(parts.map(\.state.hashes), offsets: parts.map(\.rowOffset), listing: maxListedRows)
+        let duplicateRows = duplicates.rows
+        var found: [String: ValidationTally.Found] = [:]
+        for (i, entry) in total.found.enumerated() {
+            guard let entry else { continue }
+            found[ValidationTally.Kind.allCases[i / max(columnCount, 1)].rawValue + "\u{1}" + names[i % columnCount]] = entry
         }
         var anomalies: [Anomaly] = []
         func add(_ kind: String, _ column: String?, rows: [Int], count: Int, _ detail: String) {
@@ -130,10 +115,10 @@ public enum DataValidation {
                 }
             }
         }
-        let duplicateRate = rows > 0 ? Double(duplicates.duplicates) / Double(rows) : 0
+        let duplicateRate = rows > 0 ? Double(duplicates.count) / Double(rows) : 0
         if duplicateRate > schema.maxDuplicateRate {
-            add("duplicates", nil, rows: duplicateRows, count: duplicates.duplicates,
-                String(format: "%d rows repeat an earlier row (%.4f, more than the %.4f allowed)", duplicates.duplicates, duplicateRate, schema.maxDuplicateRate))
+            add("duplicates", nil, rows: duplicateRows, count: duplicates.count,
+                String(format: "%d rows repeat an earlier row (%.4f, more than the %.4f allowed)", duplicates.count, duplicateRate, schema.maxDuplicateRate))
         }
         if let label = schema.labelColumn, !schema.labelShares.isEmpty, !labels.isEmpty {
             let total = Double(labels.values.reduce(0, +))
@@ -152,6 +137,99 @@ public enum DataValidation {
         zip(expected, observed).reduce(0) { sum, pair in
             let e = max(pair.0, 1e-4), o = max(pair.1, 1e-4)
             return sum + (o - e) * log(o / e)
+        }
+    }
+}
+
+/// What one part of the file found while validating.
+struct ValidationTally {
+    enum Kind: String, CaseIterable {
+        case typeError = "type_error", outOfRange = "out_of_range", unseenCategory = "unseen_category"
+    }
+
+    struct Found {
+        var rows: [Int]
+        var count: Int
+        var detail: String
+    }
+
+    let plan: ValidationPlan
+    var missing: [Int]
+    var bins: [Int]            // column * 10 + bin
+    var numericCounts: [Int]
+    var labels = CategoryCounter(limit: .max)
+    var found: [Found?]        // kind * columns + column
+    var hashes = RowFingerprints()
+
+    init(plan: ValidationPlan) {
+        self.plan = plan
+        let columns = plan.types.count
+        missing = [Int](repeating: 0, count: columns)
+        bins = [Int](repeating: 0, count: columns * 10)
+        numericCounts = [Int](repeating: 0, count: columns)
+        found = [Found?](repeating: nil, count: columns * Kind.allCases.count)
+    }
+
+    mutating func note(_ kind: Kind, _ column: Int, row: Int, _ detail: @autoclosure () -> String) {
+        let key = (Kind.allCases.firstIndex(of: kind) ?? 0) * plan.types.count + column
+        if found[key] == nil {
+            found[key] = Found(rows: [row], count: 1, detail: detail())
+        } else {
+            found[key]?.count += 1
+            if (found[key]?.rows.count ?? 0) < DataValidation.maxListedRows { found[key]?.rows.append(row) }
+        }
+    }
+
+    /// Adds what a later part found; its rows are shifted by `rowOffset`.
+    mutating func merge(_ later: ValidationTally, rowOffset: Int) {
+        for i in missing.indices { missing[i] += later.missing[i]; numericCounts[i] += later.numericCounts[i] }
+        for i in bins.indices { bins[i] += later.bins[i] }
+        labels.merge(later.labels)
+        for (i, theirs) in later.found.enumerated() {
+            guard let theirs else { continue }
+            let shifted = theirs.rows.map { $0 + rowOffset }
+            if var mine = found[i] {
+                mine.count += theirs.count
+                mine.rows = Array((mine.rows + shifted).prefix(DataValidation.maxListedRows))
+                found[i] = mine
+            } else {
+                found[i] = Found(rows: shifted, count: theirs.count, detail: theirs.detail)
+            }
+        }
+    }
+}
+
+/// A schema's per-column settings in flat arrays, and the data's column order: what every part's thread reads.
+struct ValidationPlan {
+    var mapping: [Int] = []        // data column -> schema column, -1 for none
+    let types: [ColumnType]
+    let lows: [Double]
+    let highs: [Double]
+    let edges: [Double]            // nine inner decile edges per column
+    let hasEdges: [Bool]
+    let categorySets: [CategoryCounter?]
+    let labelIndex: Int
+
+    init(schema: DatasetSchema) {
+        types = schema.columns.map(\.type)
+        lows = schema.columns.map { $0.minimum ?? -.infinity }
+        highs = schema.columns.map { $0.maximum ?? .infinity }
+        hasEdges = schema.columns.map { $0.decileEdges.count == 9 }
+        edges = schema.columns.flatMap { $0.decileEdges.count == 9 ? $0.decileEdges : [Double](repeating: 0, count: 9) }
+        categorySets = schema.columns.map { $0.categories.map { CategoryCounter.set($0.keys) } }
+        labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } } ?? -1
+    }
+
+    /// Bin 0...9 of `v` among column `s`'s decile edges: how many edges are at most `v` (the same bin as a binary
+    /// search over the sorted edges). Counted from the sign of `v - edge`, without a branch: on random values the
+    /// search's branches mispredicted, and the compiler turns a counted comparison back into a branch.
+    @inline(__always)
+    func bin(_ v: Double, column s: Int) -> Int {
+        edges.withUnsafeBufferPointer { e in
+            let base = s &* 9
+            var b: UInt64 = 0
+            for k in 0..<9 { b &+= ~((v - e[base &+ k]) + 0.0).bitPattern >> 63 }   // + 0.0: -0 becomes +0
+            return Int(b)
         }
     }
 }

@@ -64,25 +64,30 @@ public struct DatasetSchema: Sendable, Equatable {
 
     /// Profiles the CSV file at `path` in one pass. `rangeSlack` widens each numeric column's observed range into
     /// the allowed one (`allowedRange`).
-    public static func profile(path: String, labelColumn: String?, rangeSlack: Double = 0.25) throws -> DatasetSchema {
+    /// `partBytes` is the smallest part of the file read on a thread of its own (tests make it small).
+    public static func profile(path: String, labelColumn: String?, rangeSlack: Double = 0.25,
+                               partBytes: Int64 = CSVStream.minPartBytes) throws -> DatasetSchema {
         var header: [String] = []
-        var stats: [ColumnStatistics] = []
-        var duplicates = RowHashes()
-        var rows = 0
-        try CSVStream.forEachRow(path: path) { index, row in
-            if index == 0 {
-                header = (0..<row.count).map { row.string($0) }
-                guard Set(header).count == header.count else { throw MLSecError.malformed("\(path) line 1: duplicate column names") }
-                stats = header.indices.map { ColumnStatistics(seed: 0x5EED &+ UInt64($0)) }
-                return
-            }
+        let parts = try CSVStream.forEachRowInParts(path: path, partBytes: partBytes, header: { row in
+            header = (0..<row.count).map { row.string($0) }
+            guard Set(header).count == header.count else { throw MLSecError.malformed("\(path) line 1: duplicate column names") }
+        }, makeState: { part in
+            ProfileTally(stats: header.indices.map { ColumnStatistics(seed: 0x5EED &+ UInt64($0) &+ UInt64(part) << 32) }, hashes: RowFingerprints())
+        }) { tally, r, row in
             guard row.count == header.count else {
-                throw MLSecError.malformed("\(path) row \(index): \(row.count) fields, the header has \(header.count)")
+                throw MLSecError.malformed("\(path) row \(r + 1): \(row.count) fields, the header has \(header.count)")
             }
-            for c in 0..<row.count { stats[c].add(row, column: c) }
-            duplicates.add(row)
-            rows += 1
+            tally.stats.withUnsafeMutableBufferPointer { stats in   // one uniqueness check per row, not per field
+                for c in 0..<row.count { stats[c].add(row, column: c) }
+            }
+            tally.hashes.add(row)
         }
+        var stats = parts.first?.state.stats ?? []
+        for part in parts.dropFirst() {
+            for c in stats.indices { stats[c].merge(part.state.stats[c]) }
+        }
+        let duplicates = DuplicateRows.find(parts.map(\.state.hashes), offsets: parts.map(\.rowOffset), listing: 0)
+        let rows = parts.reduce(0) { $0 + $1.rows }
         guard !header.isEmpty, rows > 0 else { throw MLSecError.malformed("\(path): no header and data rows") }
         if let labelColumn, !header.contains(labelColumn) {
             throw MLSecError.malformed("\(path): no column named \"\(labelColumn)\"")
@@ -110,13 +115,13 @@ public struct DatasetSchema: Sendable, Equatable {
                 minimum: allowed?.0, maximum: allowed?.1, observedMinimum: numeric ? s.minimum : nil,
                 observedMaximum: numeric ? s.maximum : nil, mean: numeric ? s.mean : nil,
                 standardDeviation: numeric ? s.standardDeviation : nil, quantiles: numeric ? s.quantiles : [],
-                decileEdges: edges, decileShares: shares, categories: type == .categorical || name == labelColumn ? s.categories : nil))
-            if name == labelColumn, let categories = s.categories {
+                decileEdges: edges, decileShares: shares, categories: type == .categorical || name == labelColumn ? s.categories?.dictionary : nil))
+            if name == labelColumn, let categories = s.categories?.dictionary {
                 let total = Double(categories.values.reduce(0, +))
                 labelShares = categories.mapValues { Double($0) / max(total, 1) }
             }
         }
-        let duplicateRate = Double(duplicates.duplicates) / Double(rows)
+        let duplicateRate = Double(duplicates.count) / Double(rows)
         return DatasetSchema(rows: rows, columns: columns, labelColumn: labelColumn, labelShares: labelShares, duplicateRate: duplicateRate,
                              maxDuplicateRate: min(1, duplicateRate + 0.001), blocking: defaultBlocking, driftThreshold: 0.25,
                              labelShiftThreshold: 0.1)
@@ -137,42 +142,8 @@ public struct DatasetSchema: Sendable, Equatable {
     }
 }
 
-/// Row fingerprints (FNV-1a over the row's bytes) to count exact duplicate rows.
-struct RowHashes {
-    var seen = Set<UInt64>()
-    var duplicates = 0
-    var firstRows: [UInt64: Int] = [:]
-    static let maxRows = 20_000_000
-
-    static func hash(_ row: CSVRow) -> UInt64 {
-        // Eight bytes at a time (multiply and fold, as in wyhash's mixing), each field closed by its length.
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        @inline(__always) func mix(_ word: UInt64) {
-            let product = (h ^ word).multipliedFullWidth(by: 0x9E37_79B9_7F4A_7C15)
-            h = product.high ^ product.low
-        }
-        for i in 0..<row.count {
-            let field = row.field(i)
-            guard let base = field.baseAddress else { mix(0x1F); continue }
-            var j = 0
-            while j + 8 <= field.count {
-                mix(UnsafeRawPointer(base + j).loadUnaligned(as: UInt64.self))
-                j += 8
-            }
-            var tail: UInt64 = 0
-            while j < field.count { tail = tail << 8 | UInt64(field[j]); j += 1 }
-            mix(tail)
-            mix(UInt64(field.count) | 0x1F00)
-        }
-        return h
-    }
-
-    /// Records the row; true when an identical row was seen before.
-    @discardableResult
-    mutating func add(_ row: CSVRow) -> Bool {
-        guard seen.count < Self.maxRows else { return false }
-        if seen.insert(Self.hash(row)).inserted { return false }
-        duplicates += 1
-        return true
-    }
+/// What one part of the file gathers while profiling.
+struct ProfileTally {
+    var stats: [ColumnStatistics]
+    var hashes: RowFingerprints
 }

@@ -63,7 +63,7 @@ public struct Dataset: Sendable {
                 throw MLSecError.malformed("\(context) line \(lineNumber): \(row.count) fields, the header has \(header.count)")
             }
             for i in 0..<row.count {
-                let value = FastNumber.parse(row.field(i))
+                let value = row.number(i)   // parsed by the splitter for plain decimals, else FastNumber.parse
                 if i == labelIndex {
                     guard let v = value, v == v.rounded(), v >= 0, v < 1e6 else {
                         throw MLSecError.malformed("\(context) line \(lineNumber): label \"\(row.string(i).prefix(32))\" is not a non-negative integer")

@@ -1,0 +1,114 @@
+// CSVStreamTests: the splitter's numbers are FastNumber's, and a file read in parts gives the rows of one pass,
+// also when a cut falls inside a quoted field that holds line breaks.
+
+import Foundation
+import Testing
+import MLSecFormats
+
+struct CSVStreamTests {
+    /// SplitMix64, deterministic.
+    struct Rng {
+        var state: UInt64
+        mutating func next(_ bound: Int) -> Int {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return Int((z ^ (z >> 31)) % UInt64(bound))
+        }
+    }
+
+    /// Number-like fields of every shape the fast path accepts or must hand back: signs, long digit runs, points
+    /// at both ends, exponents, spaces, stray letters.
+    static func numberLikeField(_ rng: inout Rng) -> String {
+        let pieces = ["", "-", "+", "0", "00", "7", "12345678", "123456789012345678", "9007199254740993", ".", "5", "e", "E-3",
+                      " ", "x", "000000000000000000000001", "99999999"]
+        var out = ""
+        for _ in 0..<(1 + rng.next(5)) { out += pieces[rng.next(pieces.count)] }
+        return out
+    }
+
+    @Test func splitterNumbersAreFastNumbers() throws {
+        var rng = Rng(state: 7)
+        var fields: [String] = []
+        for _ in 0..<20_000 { fields.append(Self.numberLikeField(&rng)) }
+        // Six decimals, as data files print them, and extremes of the exact path.
+        fields += ["-0.000001", "0.1234567890123456789012", "1.", ".5", "-0", "9007199254740992", "9007199254740993.5", "1.5\r"]
+        let rows = stride(from: 0, to: fields.count, by: 4).map { fields[$0..<min($0 + 4, fields.count)].joined(separator: ",") }
+        let text = Array((rows.joined(separator: "\n") + "\n").utf8)
+        var checked = 0
+        try CSVStream.forEachRow(bytes: text, context: "test") { _, row in
+            for i in 0..<row.count {
+                let expected = FastNumber.parse(row.field(i))
+                let got = row.numberLiteral(i)
+                #expect(got?.value.bitPattern == expected?.bitPattern, "field \(String(decoding: row.field(i), as: UTF8.self))")
+                if let got {
+                    let literal = row.field(i)
+                    #expect(got.isInteger == !literal.contains { $0 == 0x2E || $0 == 0x65 || $0 == 0x45 })
+                }
+                checked += 1
+            }
+        }
+        #expect(checked == fields.count)
+    }
+
+    /// A CSV file with quoted fields holding commas, doubled quotes and line breaks, CRLF and LF rows.
+    static func messyFile(rows: Int, seed: UInt64) -> String {
+        var rng = Rng(state: seed)
+        var out = "a,b,c\n"
+        for r in 0..<rows {
+            var fields = ["\(r)", "\(rng.next(1000)).\(rng.next(100))"]
+            switch rng.next(6) {
+            case 0: fields.append("\"line one\nline two, with a comma\"")
+            case 1: fields.append("\"say \"\"hi\"\"\"")
+            case 2: fields.append("\"\n\n\n\"")
+            default: fields.append("plain\(rng.next(10))")
+            }
+            out += fields.joined(separator: ",") + (rng.next(4) == 0 ? "\r\n" : "\n")
+        }
+        return out
+    }
+
+    @Test func partsGiveTheRowsOfOnePass() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-csvparts-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(Self.messyFile(rows: 3000, seed: 3).utf8).write(to: url)
+        var expected: [[String]] = []
+        try CSVStream.forEachRow(path: url.path) { index, row in
+            if index > 0 { expected.append((0..<row.count).map { row.string($0) }) }
+        }
+        #expect(expected.count == 3000)
+        for partBytes: Int64 in [1, 97, 1000, 4096, 1 << 20] {
+            var header: [String] = []
+            let parts = try CSVStream.forEachRowInParts(path: url.path, partBytes: partBytes, header: { row in
+                header = (0..<row.count).map { row.string($0) }
+            }, makeState: { _ in [(Int, [String])]() }) { state, index, row in
+                state.append((index, (0..<row.count).map { row.string($0) }))
+            }
+            #expect(header == ["a", "b", "c"])
+            var got: [[String]] = []
+            for part in parts {
+                for (index, fields) in part.state {
+                    #expect(index + part.rowOffset == got.count, "row numbers in file order (parts of \(partBytes) bytes)")
+                    got.append(fields)
+                }
+            }
+            #expect(got == expected, "parts of \(partBytes) bytes")
+            if partBytes == 1000 { #expect(parts.count == CSVStream.maxParts) }
+        }
+    }
+
+    @Test func anErrorInALaterPartNamesItsRowInTheFile() throws {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-csvparts-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        var text = "a,b\n"
+        for r in 0..<2000 { text += "\(r),x\n" }
+        text += "2000,\"unclosed\n"
+        try Data(text.utf8).write(to: url)
+        #expect {
+            _ = try CSVStream.forEachRowInParts(path: url.path, partBytes: 512, header: { _ in }, makeState: { _ in 0 }) { n, _, _ in n += 1 }
+        } throws: { error in
+            "\(error)".contains("row 2002: a quoted field is not closed")
+        }
+    }
+}
