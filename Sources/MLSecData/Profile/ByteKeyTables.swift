@@ -215,7 +215,7 @@ enum DuplicateRows {
             nonisolated(unsafe) let out = buffer
             DispatchQueue.concurrentPerform(iterations: parts.count) { p in
                 if listing == 0 {
-                    out[p] = parts[p].hashes.sorted().map { SIMD2($0, 0) }
+                    out[p] = radixSorted(parts[p].hashes).map { SIMD2($0, 0) }
                 } else {
                     var pairs = parts[p].hashes.enumerated().map { SIMD2(UInt64($0.element), UInt64($0.offset)) }
                     pairs.sort { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
@@ -245,5 +245,30 @@ enum DuplicateRows {
             previous = pair.x
         }
         return (count, Array(rows.sorted().prefix(listing)))
+    }
+
+    /// Least-significant-digit radix sort, eight passes of a byte (fingerprints are uniform: no pass is skewed).
+    static func radixSorted(_ values: [UInt64]) -> [UInt64] {
+        var a = values
+        var b = [UInt64](repeating: 0, count: values.count)
+        a.withUnsafeMutableBufferPointer { first in
+            b.withUnsafeMutableBufferPointer { second in
+                var from = first, to = second
+                var counts = [Int](repeating: 0, count: 256)
+                for shift in stride(from: 0, to: 64, by: 8) {
+                    for i in 0..<256 { counts[i] = 0 }
+                    for v in from { counts[Int(truncatingIfNeeded: v >> UInt64(shift)) & 255] += 1 }
+                    var total = 0
+                    for i in 0..<256 { let c = counts[i]; counts[i] = total; total += c }
+                    for v in from {
+                        let digit = Int(truncatingIfNeeded: v >> UInt64(shift)) & 255
+                        to[counts[digit]] = v
+                        counts[digit] += 1
+                    }
+                    swap(&from, &to)
+                }
+            }
+        }
+        return a   // eight passes: the last one wrote back into the first buffer
     }
 }

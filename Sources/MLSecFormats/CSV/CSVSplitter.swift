@@ -23,19 +23,24 @@ extension CSVStream {
         let quote: UInt8 = 0x22, comma: UInt8 = 0x2C, lf: UInt8 = 0x0A, cr: UInt8 = 0x0D
         let dot: UInt8 = 0x2E, minus: UInt8 = 0x2D, plus: UInt8 = 0x2B
         var rowStart = 0
+        // The field table's address and size in locals: a class property read per field costs an exclusivity check.
+        var slots = storage.slots
+        var capacity = storage.capacity
         while rowStart < n, rowStart < stopAt {
             var fields = 0
             var i = rowStart
             var lastQuoted = false
             var anyQuoted = false
             fieldLoop: while true {
-                if fields == storage.capacity {
+                if fields == capacity {
                     guard fields < maxFields else {
                         throw MLSecError.limitExceeded("\(path) row \(rowIndex + 1): more than \(maxFields) fields")
                     }
                     storage.grow()
+                    slots = storage.slots
+                    capacity = storage.capacity
                 }
-                let slot = storage.slots + fields
+                let slot = slots + fields
                 if i < n, bytes[i] == quote {
                     // Quoted field: up to the closing quote (a doubled quote is part of the text).
                     let start = i + 1
@@ -108,9 +113,9 @@ extension CSVStream {
                 }
             }
             // A blank last line is not a row.
-            let first = storage.slots.pointee
+            let first = slots.pointee
             if !(fields == 1 && first.start == first.end && i >= n && !lastQuoted) {
-                try body(rowIndex, CSVRow(slots: storage.slots, bytes: bytes, count: fields, hasQuotedField: anyQuoted))
+                try body(rowIndex, CSVRow(slots: slots, bytes: bytes, count: fields, hasQuotedField: anyQuoted))
                 rowIndex += 1
             }
             rowStart = i
