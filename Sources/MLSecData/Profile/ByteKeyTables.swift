@@ -209,18 +209,11 @@ enum DuplicateRows {
     static func find(_ parts: [RowFingerprints], offsets: [Int], listing: Int) -> (count: Int, rows: [Int]) {
         // Each part's (fingerprint, row) pairs sorted, on all cores; then one merge in fingerprint order, where
         // the parts' order and the rows' order within a part give file order among equal fingerprints.
-        // Without a listing only the fingerprints are sorted (y stays 0).
         var sorted = parts.map { _ in [SIMD2<UInt64>]() }
         sorted.withUnsafeMutableBufferPointer { buffer in
             nonisolated(unsafe) let out = buffer
             DispatchQueue.concurrentPerform(iterations: parts.count) { p in
-                if listing == 0 {
-                    out[p] = radixSorted(parts[p].hashes).map { SIMD2($0, 0) }
-                } else {
-                    var pairs = parts[p].hashes.enumerated().map { SIMD2(UInt64($0.element), UInt64($0.offset)) }
-                    pairs.sort { $0.x != $1.x ? $0.x < $1.x : $0.y < $1.y }
-                    out[p] = pairs
-                }
+                out[p] = radixSorted(parts[p].hashes.enumerated().map { SIMD2(UInt64($0.element), UInt64($0.offset)) })
             }
         }
         var heads = [Int](repeating: 0, count: parts.count)
@@ -247,21 +240,22 @@ enum DuplicateRows {
         return (count, Array(rows.sorted().prefix(listing)))
     }
 
-    /// Least-significant-digit radix sort, eight passes of a byte (fingerprints are uniform: no pass is skewed).
-    static func radixSorted(_ values: [UInt64]) -> [UInt64] {
-        var a = values
-        var b = [UInt64](repeating: 0, count: values.count)
+    /// (fingerprint, row) pairs sorted by fingerprint, rows in order among equal ones: a least-significant-digit
+    /// radix sort (stable; eight passes of a byte, and fingerprints are uniform, so no pass is skewed).
+    static func radixSorted(_ pairs: [SIMD2<UInt64>]) -> [SIMD2<UInt64>] {
+        var a = pairs
+        var b = [SIMD2<UInt64>](repeating: .zero, count: pairs.count)
         a.withUnsafeMutableBufferPointer { first in
             b.withUnsafeMutableBufferPointer { second in
                 var from = first, to = second
                 var counts = [Int](repeating: 0, count: 256)
-                for shift in stride(from: 0, to: 64, by: 8) {
+                for shift in stride(from: UInt64(0), to: 64, by: 8) {
                     for i in 0..<256 { counts[i] = 0 }
-                    for v in from { counts[Int(truncatingIfNeeded: v >> UInt64(shift)) & 255] += 1 }
+                    for v in from { counts[Int(truncatingIfNeeded: v.x >> shift) & 255] += 1 }
                     var total = 0
                     for i in 0..<256 { let c = counts[i]; counts[i] = total; total += c }
                     for v in from {
-                        let digit = Int(truncatingIfNeeded: v >> UInt64(shift)) & 255
+                        let digit = Int(truncatingIfNeeded: v.x >> shift) & 255
                         to[counts[digit]] = v
                         counts[digit] += 1
                     }

@@ -77,7 +77,7 @@ public struct CSVRow {
 
     /// Field `i` as a number, as `FastNumber.parse` reads it, and whether its literal is an integer (no decimal
     /// point, no exponent). Plain decimals were parsed while the row was split; other fields are parsed here.
-    @inlinable
+    @inlinable @inline(__always)
     public func numberLiteral(_ i: Int) -> (value: Double, isInteger: Bool)? {
         precondition(i >= 0 && i < count, "field index out of range")
         let slot = slots[i]
