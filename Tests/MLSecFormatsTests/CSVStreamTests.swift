@@ -111,4 +111,32 @@ struct CSVStreamTests {
             "\(error)".contains("row 2002: a quoted field is not closed")
         }
     }
+
+    /// Each field's text and, when it is a number, its value's bits.
+    static func describe(_ row: CSVRow) -> [String] {
+        (0..<row.count).map { i in row.string(i) + (row.number(i).map { "=\($0.bitPattern)" } ?? "") }
+    }
+
+    @Test func rowsThatCrossReadsAreReadWhole() throws {
+        // Numbers long enough for the eight-byte digit path, CRLF, CR before the end, quoted line breaks.
+        var text = Self.messyFile(rows: 300, seed: 9)
+        text += "123456789012,0.1234567890123,\"q\"\r\n-98765432.25,7,\"x\"\"y\"\r\n3,4,5\r"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-csvblocks-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(text.utf8).write(to: url)
+        var expected: [[String]] = []
+        try CSVStream.forEachRow(bytes: Array(text.utf8), context: "memory") { index, row in
+            if index > 0 { expected.append(Self.describe(row)) }
+        }
+        #expect(expected.count == 303 && expected.last == ["3=4613937818241073152", "4=4616189618054758400", "5=4617315517961601024"])
+        for block in [1, 2, 3, 5, 8, 9, 13, 64, 4096] {
+            for partBytes: Int64 in [1 << 40, 700] {
+                let parts = try CSVStream.forEachRowInParts(path: url.path, partBytes: partBytes, readBlock: block, header: { _ in },
+                                                            makeState: { _ in [[String]]() }) { rows, _, row in
+                    rows.append(Self.describe(row))
+                }
+                #expect(parts.flatMap(\.state) == expected, "reads of \(block) bytes, parts of \(partBytes)")
+            }
+        }
+    }
 }

@@ -27,24 +27,24 @@ extension CSVStream {
     public static let maxParts = 8
 
     /// Reads the header row (passed to `header`; nothing else is called when the file has no rows), then the data
-    /// rows in parts. `makeState` gets the part's number; `body` gets the part's state, a 0-based data row number counted from the part's `indexBase`,
+    /// rows in parts, read `readBlock` bytes at a time (tests make it tiny). `makeState` gets the part's number; `body` gets the part's state, a 0-based data row number counted from the part's `indexBase`,
     /// and the row. `makeState` and `body` run on several threads at once: `body` changes only the state it is given.
-    public static func forEachRowInParts<State>(path: String, partBytes: Int64 = minPartBytes, header: (CSVRow) throws -> Void,
-                                                makeState: (Int) -> State,
+    public static func forEachRowInParts<State>(path: String, partBytes: Int64 = minPartBytes, readBlock: Int = blockSize,
+                                                header: (CSVRow) throws -> Void, makeState: (Int) -> State,
                                                 _ body: (inout State, Int, CSVRow) throws -> Void) throws -> [CSVPart<State>] {
         try withoutActuallyEscaping(makeState) { makeState in
             try withoutActuallyEscaping(body) { body in
-                try readInParts(path: path, partBytes: max(1, partBytes), header: header, makeState: makeState, body)
+                try readInParts(path: path, partBytes: max(1, partBytes), block: max(1, readBlock), header: header, makeState: makeState, body)
             }
         }
     }
 
-    private static func readInParts<State>(path: String, partBytes: Int64, header: (CSVRow) throws -> Void, makeState: @escaping (Int) -> State,
+    private static func readInParts<State>(path: String, partBytes: Int64, block: Int, header: (CSVRow) throws -> Void, makeState: @escaping (Int) -> State,
                                            _ body: @escaping (inout State, Int, CSVRow) throws -> Void) throws -> [CSVPart<State>] {
         let file = try ReadOnlyFile(path: path)
         file.adviseSequential()
         var sawHeader = false
-        let head = try scan(file, from: 0, stopBefore: 1, firstRow: 0, path: path) { _, row in
+        let head = try scan(file, from: 0, stopBefore: 1, firstRow: 0, path: path, block: block) { _, row in
             sawHeader = true
             try header(row)
         }
@@ -67,7 +67,7 @@ extension CSVStream {
         func readPart(_ k: Int, from: Int64, until: Int64, firstRow: Int) -> Outcome {
             var state = makeState(k)
             return Outcome {
-                let r = try scan(file, from: from, stopBefore: until, firstRow: firstRow + 1, path: path) { index, row in
+                let r = try scan(file, from: from, stopBefore: until, firstRow: firstRow + 1, path: path, block: block) { index, row in
                     try body(&state, index - 1, row)
                 }
                 return (state, r.end, r.rows)

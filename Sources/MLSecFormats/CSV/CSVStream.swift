@@ -33,10 +33,11 @@ public enum CSVStream {
 
     /// Reads the rows that start at byte `from` or later and before `stopBefore` (`from` must be a row start), the
     /// first numbered `firstRow`. Returns the offset just past the last row read and how many rows were read.
-    static func scan(_ file: ReadOnlyFile, from: Int64, stopBefore: Int64, firstRow: Int, path: String,
+    /// `block` is the read size (tests make it tiny so that rows cross reads).
+    static func scan(_ file: ReadOnlyFile, from: Int64, stopBefore: Int64, firstRow: Int, path: String, block: Int = blockSize,
                      _ body: (Int, CSVRow) throws -> Void) throws -> (end: Int64, rows: Int) {
         let storage = CSVRowStorage()
-        var capacity = blockSize
+        var capacity = max(1, block)
         var buffer = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 64)
         defer { buffer.deallocate() }
         var carry = 0                // bytes of a partial row kept at the front of the buffer
@@ -45,7 +46,7 @@ public enum CSVStream {
         while true {
             if carry == capacity {
                 // A row longer than the buffer: double it, up to the longest row accepted.
-                guard capacity < maxRowBytes + blockSize else {
+                guard capacity < maxRowBytes + block else {
                     throw MLSecError.limitExceeded("\(path) row \(rowIndex + 1): longer than \(maxRowBytes) bytes (an unclosed quote?)")
                 }
                 let bigger = UnsafeMutableRawPointer.allocate(byteCount: capacity * 2, alignment: 64)
