@@ -63,9 +63,28 @@ enum ByteHash {
     }
 }
 
-/// Distinct byte strings with their counts, up to `limit` of them (then `overflowed`, and counting stops). A class:
-/// the validation threads share the schema's lookup sets without copying them per field.
+/// A column's category counts (or a schema's lookup set) behind a reference: the validation threads share the
+/// schema's sets without copying them per field, and each call makes one exclusivity check, not one per array.
 final class CategoryCounter {
+    private var table: ByteKeyTable
+
+    init(limit: Int) { table = ByteKeyTable(limit: limit) }
+    private init(table: ByteKeyTable) { self.table = table }
+
+    var overflowed: Bool { table.overflowed }
+    var distinct: Int { table.distinct }
+    var dictionary: [String: Int] { table.dictionary }
+
+    func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) { table.add(field, quoted: quoted) }
+    func contains(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) -> Bool { table.contains(field, quoted: quoted) }
+    func merge(_ other: CategoryCounter) { table.merge(other.table) }
+
+    /// A lookup set of the given values.
+    static func set<S: Sequence>(_ values: S) -> CategoryCounter where S.Element == String { CategoryCounter(table: ByteKeyTable.set(values)) }
+}
+
+/// Distinct byte strings with their counts, up to `limit` of them (then `overflowed`, and counting stops).
+struct ByteKeyTable {
     private var slots: [Int32]          // entry index + 1, 0 = empty
     private var hashes: [UInt64] = []
     private var offsets: [Int] = []
@@ -83,7 +102,7 @@ final class CategoryCounter {
     var distinct: Int { counts.count }
 
     /// Adds `count` occurrences of a field's bytes (a quoted field's doubled quotes are made single first).
-    func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool, count: Int = 1) {
+    mutating func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool, count: Int = 1) {
         guard !overflowed else { return }
         if quoted, field.contains(0x22) {
             let plain = CSVRow.unescaped(field)
@@ -93,7 +112,7 @@ final class CategoryCounter {
         }
     }
 
-    private func add(_ key: UnsafeBufferPointer<UInt8>, count: Int) {
+    private mutating func add(_ key: UnsafeBufferPointer<UInt8>, count: Int) {
         let h = ByteHash.hash(key)
         let (slot, entry) = find(key, hash: h)
         if let entry { counts[entry] += count; return }
@@ -129,7 +148,7 @@ final class CategoryCounter {
         }
     }
 
-    private func rehash() {
+    private mutating func rehash() {
         var bigger = [Int32](repeating: 0, count: slots.count * 2)
         let mask = bigger.count - 1
         for (e, h) in hashes.enumerated() {
@@ -141,7 +160,7 @@ final class CategoryCounter {
     }
 
     /// Adds every value of `other` (a later part of the same column).
-    func merge(_ other: CategoryCounter) {
+    mutating func merge(_ other: ByteKeyTable) {
         if other.overflowed { overflowed = true }
         for e in 0..<other.counts.count where !overflowed {
             other.arena.withUnsafeBufferPointer { arena in
@@ -160,8 +179,8 @@ final class CategoryCounter {
     }
 
     /// A lookup set of the given values.
-    static func set<S: Sequence>(_ values: S) -> CategoryCounter where S.Element == String {
-        let table = CategoryCounter(limit: .max)
+    static func set<S: Sequence>(_ values: S) -> ByteKeyTable where S.Element == String {
+        var table = ByteKeyTable(limit: .max)
         for value in values {
             var bytes = Array(value.utf8)
             bytes.withUnsafeMutableBufferPointer { table.add(UnsafeBufferPointer($0), count: 1) }
