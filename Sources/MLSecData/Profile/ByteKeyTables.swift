@@ -69,18 +69,22 @@ final class CategoryCounter {
     private var table: ByteKeyTable
 
     init(limit: Int) { table = ByteKeyTable(limit: limit) }
-    private init(table: ByteKeyTable) { self.table = table }
 
     var overflowed: Bool { table.overflowed }
     var distinct: Int { table.distinct }
     var dictionary: [String: Int] { table.dictionary }
 
     func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) { table.add(field, quoted: quoted) }
-    func contains(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) -> Bool { table.contains(field, quoted: quoted) }
     func merge(_ other: CategoryCounter) { table.merge(other.table) }
+}
 
-    /// A lookup set of the given values.
-    static func set<S: Sequence>(_ values: S) -> CategoryCounter where S.Element == String { CategoryCounter(table: ByteKeyTable.set(values)) }
+/// A fixed set of categories (a schema's), read by every validation thread: an immutable table, looked up in place.
+final class CategorySet: Sendable {
+    private let table: ByteKeyTable
+
+    init<S: Sequence>(_ values: S) where S.Element == String { table = ByteKeyTable.set(values) }
+
+    func contains(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) -> Bool { table.contains(field, quoted: quoted) }
 }
 
 /// Distinct byte strings with their counts, up to `limit` of them (then `overflowed`, and counting stops).

@@ -207,7 +207,7 @@ struct ValidationPlan {
     let highs: [Double]
     let edges: [Double]            // nine inner decile edges per column
     let hasEdges: [Bool]
-    let categorySets: [CategoryCounter?]
+    let categorySets: [CategorySet?]
     let labelIndex: Int
 
     init(schema: DatasetSchema) {
@@ -216,7 +216,7 @@ struct ValidationPlan {
         highs = schema.columns.map { $0.maximum ?? .infinity }
         hasEdges = schema.columns.map { $0.decileEdges.count == 9 }
         edges = schema.columns.flatMap { $0.decileEdges.count == 9 ? $0.decileEdges : [Double](repeating: 0, count: 9) }
-        categorySets = schema.columns.map { $0.categories.map { CategoryCounter.set($0.keys) } }
+        categorySets = schema.columns.map { $0.categories.map { CategorySet($0.keys) } }
         labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } } ?? -1
     }
 
