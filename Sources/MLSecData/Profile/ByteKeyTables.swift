@@ -1,6 +1,6 @@
-// ByteKeyTables: hash tables keyed by bytes straight from the CSV buffer, so that counting a column's categories or
-// fingerprinting a row builds no String: `CategoryCounter` (distinct values and their counts) and `RowHashTable`
-// (row fingerprints with the first row that had each, for exact duplicates).
+// ByteKeyTables: tables keyed by bytes straight from the CSV buffer, so that counting a column's categories or
+// fingerprinting a row builds no String: `CategoryCounter` (distinct values and their counts), `CategorySet` (a
+// schema's categories), and `RowFingerprints` with `DuplicateRows` (exact duplicate rows).
 
 import Foundation
 import MLSecFormats
@@ -63,15 +63,13 @@ enum ByteHash {
     }
 }
 
-/// A column's category counts (or a schema's lookup set) behind a reference: the validation threads share the
-/// schema's sets without copying them per field, and each call makes one exclusivity check, not one per array.
+/// A column's category counts behind a reference: each call makes one exclusivity check, not one per array.
 final class CategoryCounter {
     private var table: ByteKeyTable
 
     init(limit: Int) { table = ByteKeyTable(limit: limit) }
 
     var overflowed: Bool { table.overflowed }
-    var distinct: Int { table.distinct }
     var dictionary: [String: Int] { table.dictionary }
 
     func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) { table.add(field, quoted: quoted) }
@@ -102,8 +100,6 @@ struct ByteKeyTable {
         self.limit = limit
         slots = [Int32](repeating: 0, count: 64)
     }
-
-    var distinct: Int { counts.count }
 
     /// Adds `count` occurrences of a field's bytes (a quoted field's doubled quotes are made single first).
     mutating func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool, count: Int = 1) {

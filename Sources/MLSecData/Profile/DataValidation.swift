@@ -220,16 +220,9 @@ struct ValidationPlan {
         labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } } ?? -1
     }
 
-    /// Bin 0...9 of `v` among column `s`'s decile edges: how many edges are at most `v` (the same bin as a binary
-    /// search over the sorted edges). Counted from the sign of `v - edge`, without a branch: on random values the
-    /// search's branches mispredicted, and the compiler turns a counted comparison back into a branch.
+    /// Bin 0...9 of `v` among column `s`'s decile edges.
     @inline(__always)
     func bin(_ v: Double, column s: Int) -> Int {
-        edges.withUnsafeBufferPointer { e in
-            let base = s &* 9
-            var b: UInt64 = 0
-            for k in 0..<9 { b &+= ~((v - e[base &+ k]) + 0.0).bitPattern >> 63 }   // + 0.0: -0 becomes +0
-            return Int(b)
-        }
+        edges.withUnsafeBufferPointer { DatasetSchema.bin(v, edges: UnsafeBufferPointer(rebasing: $0[s * 9..<s * 9 + 9])) }
     }
 }
