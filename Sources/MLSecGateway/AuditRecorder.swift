@@ -4,6 +4,8 @@ import Foundation
 import Logging
 import MLSecAudit
 import MLSecCore
+import NIOCore
+import NIOPosix
 import Synchronization
 
 /// When a request's audit entry must be on disk.
@@ -28,7 +30,11 @@ public enum AuditDurability: String, Sendable, CaseIterable {
 public final class AuditRecorder: Sendable {
     public let store: any AuditStore
     public let durability: AuditDurability
-    private typealias Waiter = CheckedContinuation<Void, any Error>
+    /// A caller waiting for its entry, and the event loop it waits on (nil off the event loops).
+    private struct Waiter: Sendable {
+        let continuation: CheckedContinuation<Void, any Error>
+        let loop: (any EventLoop)?
+    }
     private struct Pending {
         var events: [[UInt8]] = []
         var waiters: [Waiter] = []
@@ -101,10 +107,11 @@ public final class AuditRecorder: Sendable {
     public func drain() async throws { try await enqueue(nil) }
 
     private func enqueue(_ event: [UInt8]?) async throws {
-        try await withCheckedThrowingContinuation { (continuation: Waiter) in
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            let waiter = Waiter(continuation: continuation, loop: MultiThreadedEventLoopGroup.currentEventLoop)
             let wake = shared.pending.withLock { state -> Bool in
                 if let event { state.events.append(event) }
-                state.waiters.append(continuation)
+                state.waiters.append(waiter)
                 let wake = !state.writing
                 state.writing = true
                 return wake
@@ -197,7 +204,7 @@ public final class AuditRecorder: Sendable {
                             return state.failure != nil
                         }
                         if recovered { logger.notice("audit appends work again", metadata: ["store": "\(store.location)"]) }
-                        for waiter in waiters { waiter.resume() }
+                        Self.resume(waiters, with: .success(()))
                     } catch {
                         let message = String(readable(error).prefix(300))
                         let first = shared.pending.withLock { state -> Bool in
@@ -214,12 +221,29 @@ public final class AuditRecorder: Sendable {
                             // Every waiting request fails with its event: nothing was answered without its record.
                             logger.error("audit append failed", metadata: ["error": "\(message)", "refused_requests": "\(batch.count)"])
                         }
-                        for waiter in waiters { waiter.resume(throwing: AuditRecorder.unavailable(message)) }
+                        Self.resume(waiters, with: .failure(AuditRecorder.unavailable(message)))
                     }
                     if durability == .batch, retry.isEmpty, !batch.isEmpty {
                         Thread.sleep(forTimeInterval: batchInterval)  // no caller waits: let a few milliseconds of events gather
                     }
                 }
+            }
+        }
+
+        /// Resumes the waiters on the event loops they wait on, with one task per loop: a continuation resumed
+        /// from this thread would otherwise be handed to the loops one by one (a cross-thread enqueue, and often a
+        /// wake-up, per request) and could resume on a loop other than the one that owns its connection.
+        private static func resume(_ waiters: [Waiter], with result: Result<Void, any Error>) {
+            var byLoop: [ObjectIdentifier: (loop: any EventLoop, continuations: [CheckedContinuation<Void, any Error>])] = [:]
+            for waiter in waiters {
+                guard let loop = waiter.loop else {
+                    waiter.continuation.resume(with: result)
+                    continue
+                }
+                byLoop[ObjectIdentifier(loop), default: (loop, [])].continuations.append(waiter.continuation)
+            }
+            for (loop, continuations) in byLoop.values {
+                loop.execute { for continuation in continuations { continuation.resume(with: result) } }
             }
         }
 
