@@ -55,15 +55,24 @@ public final class AuditRecorder: Sendable {
     }
     private let shared = Shared()
     private let maxQueued: Int
+    private let currentLoop: @Sendable () -> (any EventLoop)?
     private let logger = Logger(label: "mlsec.audit")
 
     /// - Parameters:
     ///   - durability: when a caller's entry must be durable before `record` returns.
     ///   - maxQueued: in `.batch` mode, the most events that may wait for the writer before callers wait too.
-    public init(store: any AuditStore, durability: AuditDurability = .request, maxQueued: Int = 16384) {
+    public convenience init(store: any AuditStore, durability: AuditDurability = .request, maxQueued: Int = 16384) {
+        self.init(store: store, durability: durability, maxQueued: maxQueued, currentLoop: { MultiThreadedEventLoopGroup.currentEventLoop })
+    }
+
+    /// - Parameter currentLoop: the event loop a caller of ``record(_:)`` runs on (nil off the event loops),
+    ///   where it is resumed once its entry is durable.
+    package init(store: any AuditStore, durability: AuditDurability, maxQueued: Int,
+                 currentLoop: @escaping @Sendable () -> (any EventLoop)?) {
         self.store = store
         self.durability = durability
         self.maxQueued = max(1, maxQueued)
+        self.currentLoop = currentLoop
         let writer = Writer(store: store, durability: durability, shared: shared, logger: logger)
         let thread = Thread { writer.run() }
         thread.name = "mlsec-audit-writer"
@@ -108,7 +117,7 @@ public final class AuditRecorder: Sendable {
 
     private func enqueue(_ event: [UInt8]?) async throws {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            let waiter = Waiter(continuation: continuation, loop: MultiThreadedEventLoopGroup.currentEventLoop)
+            let waiter = Waiter(continuation: continuation, loop: currentLoop())
             let wake = shared.pending.withLock { state -> Bool in
                 if let event { state.events.append(event) }
                 state.waiters.append(waiter)

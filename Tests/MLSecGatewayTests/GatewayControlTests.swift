@@ -15,6 +15,8 @@ import MLSecDeploy
 import MLSecReceipts
 import MLSecStores
 import MLSecAccess
+import NIOCore
+import NIOPosix
 
 /// A clock the test moves by hand.
 final class ManualClock: Sendable {
@@ -412,5 +414,47 @@ struct AuditRecorderTests {
         }
         #expect(reasons == Set((0..<200).map { "event \($0)" }), "each event exactly once")
         _ = try log.verify()
+    }
+
+    @Test("request durability: callers on an event loop are resumed on that loop, after their entries are in the log")
+    func resumesOnTheCallersLoop() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-recorder-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        let loop = group.next()
+        let log = try AuditLog(path: "\(directory)/audit.db")
+        let recorder = AuditRecorder(store: SQLiteAuditStore(log: log), durability: .request, maxQueued: 50,
+                                     currentLoop: { loop })
+        // The loop is kept busy: a caller resumed on it cannot return before the loop is released.
+        let release = DispatchSemaphore(value: 0)
+        loop.execute { release.wait() }
+        let returned = ReturnCounter()
+        let callers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                for i in 0..<20 {
+                    tasks.addTask {
+                        try await recorder.record(Self.event(i))
+                        returned.count.add(1, ordering: .relaxed)
+                    }
+                }
+                try await tasks.waitForAll()
+            }
+        }
+        var polls = 0
+        while log.size < 20, polls < 10_000 {
+            polls += 1
+            try await Task.sleep(for: .milliseconds(1))  // the writer thread's progress, bounded at 10 s
+        }
+        #expect(log.size == 20, "every entry committed")
+        #expect(returned.count.load(ordering: .relaxed) == 0, "no caller returned while its loop was busy")
+        release.signal()
+        try await callers.value
+        #expect(returned.count.load(ordering: .relaxed) == 20)
+        try await group.shutdownGracefully()
+    }
+
+    final class ReturnCounter: Sendable {
+        let count = Atomic<Int>(0)
     }
 }
