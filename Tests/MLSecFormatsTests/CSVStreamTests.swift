@@ -120,7 +120,8 @@ struct CSVStreamTests {
     @Test func rowsThatCrossReadsAreReadWhole() throws {
         // Numbers long enough for the eight-byte digit path, CRLF, CR before the end, quoted line breaks.
         var text = Self.messyFile(rows: 300, seed: 9)
-        text += "123456789012,0.1234567890123,\"q\"\r\n-98765432.25,7,\"x\"\"y\"\r\n3,4,5\r"
+        // Blank lines (LF and CRLF) are rows of one empty field wherever a read ends; only a blank last line is not.
+        text += "123456789012,0.1234567890123,\"q\"\r\n\n-98765432.25,7,\"x\"\"y\"\r\n\r\n3,4,5\r"
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-csvblocks-\(UUID().uuidString).csv")
         defer { try? FileManager.default.removeItem(at: url) }
         try Data(text.utf8).write(to: url)
@@ -128,7 +129,7 @@ struct CSVStreamTests {
         try CSVStream.forEachRow(bytes: Array(text.utf8), context: "memory") { index, row in
             if index > 0 { expected.append(Self.describe(row)) }
         }
-        #expect(expected.count == 303 && expected.last == ["3=4613937818241073152", "4=4616189618054758400", "5=4617315517961601024"])
+        #expect(expected.count == 305 && expected.filter { $0 == [""] }.count == 2 && expected.last == ["3=4613937818241073152", "4=4616189618054758400", "5=4617315517961601024"])
         for block in [1, 2, 3, 5, 8, 9, 13, 64, 4096] {
             for partBytes: Int64 in [1 << 40, 700] {
                 let parts = try CSVStream.forEachRowInParts(path: url.path, partBytes: partBytes, readBlock: block, header: { _ in },
@@ -137,6 +138,26 @@ struct CSVStreamTests {
                 }
                 #expect(parts.flatMap(\.state) == expected, "reads of \(block) bytes, parts of \(partBytes)")
             }
+        }
+    }
+
+    @Test func blankLinesAreRowsWhereverAReadEnds() throws {
+        let text = "a,b\n1,2\n\n3,4\n\r\n5,6\n\n\n"
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-csvblank-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        try Data(text.utf8).write(to: url)
+        let expected = [["1", "2"], [""], ["3", "4"], [""], ["5", "6"], [""]]   // the last blank line is not a row
+        var oneRead: [[String]] = []
+        try CSVStream.forEachRow(bytes: Array(text.utf8), context: "memory") { index, row in
+            if index > 0 { oneRead.append((0..<row.count).map { row.string($0) }) }
+        }
+        #expect(oneRead == expected)
+        for block in 1...24 {
+            let parts = try CSVStream.forEachRowInParts(path: url.path, partBytes: 1 << 40, readBlock: block, header: { _ in },
+                                                        makeState: { _ in [[String]]() }) { rows, _, row in
+                rows.append((0..<row.count).map { row.string($0) })
+            }
+            #expect(parts.flatMap(\.state) == expected, "reads of \(block) bytes")
         }
     }
 }

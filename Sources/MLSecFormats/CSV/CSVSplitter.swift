@@ -112,9 +112,12 @@ extension CSVStream {
                     throw MLSecError.malformed("\(path) row \(rowIndex + 1): text after a closing quote (a quote inside a field must be doubled)")
                 }
             }
-            // A blank last line is not a row.
+            // A blank last line is not a row. Only the file's last: a blank line where a read ends waits for the next
+            // read, which tells whether it was.
             let first = slots.pointee
-            if !(fields == 1 && first.start == first.end && i >= n && !lastQuoted) {
+            let blankLast = fields == 1 && first.start == first.end && i >= n && !lastQuoted
+            if blankLast, !atEnd { return rowStart }
+            if !blankLast {
                 try body(rowIndex, CSVRow(slots: slots, bytes: bytes, count: fields, hasQuotedField: anyQuoted))
                 rowIndex += 1
             }
