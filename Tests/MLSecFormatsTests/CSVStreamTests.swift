@@ -160,4 +160,36 @@ struct CSVStreamTests {
             #expect(parts.flatMap(\.state) == expected, "reads of \(block) bytes")
         }
     }
+
+    /// Rows, or the error, of `path` read in parts of `partBytes` with reads of `block` bytes.
+    static func readInParts(_ path: String, partBytes: Int64, block: Int) -> [[String]] {
+        do {
+            var header: [String] = []
+            let parts = try CSVStream.forEachRowInParts(path: path, partBytes: partBytes, readBlock: block, header: { row in
+                header = Self.describe(row)
+            }, makeState: { _ in [[String]]() }) { rows, _, row in
+                rows.append(Self.describe(row))
+            }
+            return [header] + parts.flatMap(\.state)
+        } catch {
+            return [["error: \(error)"]]
+        }
+    }
+
+    @Test func randomTextReadsAlikeWhateverTheReadsAndParts() throws {
+        let pieces = ["a", "1", "-2.5", ",", ",", "\n", "\n", "\r", "\r\n", "\"", "\"\"", " ", "12345678901"]
+        var rng = Rng(state: 11)
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("mlsec-csvrandom-\(UUID().uuidString).csv")
+        defer { try? FileManager.default.removeItem(at: url) }
+        for _ in 0..<300 {
+            var text = ""
+            for _ in 0..<(1 + rng.next(60)) { text += pieces[rng.next(pieces.count)] }
+            try Data(text.utf8).write(to: url)
+            let whole = Self.readInParts(url.path, partBytes: 1 << 40, block: 1 << 20)
+            for (partBytes, block): (Int64, Int) in [(1 << 40, 1), (1 << 40, 2), (1 << 40, 5), (3, 1), (7, 3), (1, 64)] {
+                let got = Self.readInParts(url.path, partBytes: partBytes, block: block)
+                #expect(got == whole, "\(text.debugDescription): parts of \(partBytes), reads of \(block)")
+            }
+        }
+    }
 }
