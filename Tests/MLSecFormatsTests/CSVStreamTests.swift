@@ -34,6 +34,10 @@ struct CSVStreamTests {
         for _ in 0..<20_000 { fields.append(Self.numberLikeField(&rng)) }
         // Six decimals, as data files print them, and extremes of the exact path.
         fields += ["-0.000001", "0.1234567890123456789012", "1.", ".5", "-0", "9007199254740992", "9007199254740993.5", "1.5\r"]
+        // The edges of the loop-free path: 6 and 7 integer digits, 7 and 8 fraction digits, 8 and 9 digits in all,
+        // 8- and 9-digit integers, signs, a point with nothing after it, a space or a letter after the digits.
+        fields += ["-123456.1234567", "123456.12345678", "1234567.5", "+12.345678", "-1.2345678", "12345678", "-123456789",
+                   "+7", "-0.0", "7.", "-.5", "3.25 ", "3.25e1", "12x", "00000001.0000001", "999999.9999999"]
         let rows = stride(from: 0, to: fields.count, by: 4).map { fields[$0..<min($0 + 4, fields.count)].joined(separator: ",") }
         let text = Array((rows.joined(separator: "\n") + "\n").utf8)
         var checked = 0
