@@ -1,6 +1,6 @@
 // ByteKeyTables: tables keyed by bytes straight from the CSV buffer, so that counting a column's categories or
 // fingerprinting a row builds no String: `CategoryCounter` (distinct values and their counts), `CategorySet` (a
-// schema's categories), and `RowFingerprints` with `DuplicateRows` (exact duplicate rows).
+// schema's categories), and `RowFingerprints` (each row's fingerprint, for `DuplicateRows`).
 
 import Foundation
 import MLSecFormats
@@ -192,10 +192,12 @@ struct ByteKeyTable {
 /// One part's row fingerprints (64-bit hashes of each row's fields), in row order: appending is all a row costs
 /// while the file is read; `DuplicateRows.find` sorts every part's on all cores and merges them once. A part records
 /// its first `maxRowsPerPart` rows (20 million over the most parts); later rows are not checked.
-struct RowFingerprints {
+package struct RowFingerprints {
     static let maxRowsPerPart = 2_500_000
-    var hashes: [UInt64] = []
+    package var hashes: [UInt64] = []
     var capped = false
+
+    package init(hashes: [UInt64] = []) { self.hashes = hashes }
 
     mutating func add(_ row: CSVRow) {
         guard hashes.count < Self.maxRowsPerPart else { capped = true; return }
@@ -218,70 +220,5 @@ struct RowFingerprints {
         var fields: UInt64 = 0x243F_6A88_85A3_08D3
         for i in 0..<row.count { ByteHash.add(&fields, row.field(i)) }
         return fields
-    }
-}
-
-/// Exact duplicate rows of a file read in parts.
-enum DuplicateRows {
-    /// How many rows repeat an earlier row, and the first `listing` such rows (0-based, in file order). `offsets`
-    /// gives each part's first row in the file.
-    static func find(_ parts: [RowFingerprints], offsets: [Int], listing: Int) -> (count: Int, rows: [Int]) {
-        // Each part's (fingerprint, row) pairs sorted, on all cores; then one merge in fingerprint order, where
-        // the parts' order and the rows' order within a part give file order among equal fingerprints.
-        var sorted = parts.map { _ in [SIMD2<UInt64>]() }
-        sorted.withUnsafeMutableBufferPointer { buffer in
-            nonisolated(unsafe) let out = buffer
-            DispatchQueue.concurrentPerform(iterations: parts.count) { p in
-                out[p] = radixSorted(parts[p].hashes.enumerated().map { SIMD2(UInt64($0.element), UInt64($0.offset)) })
-            }
-        }
-        var heads = [Int](repeating: 0, count: parts.count)
-        var count = 0
-        var rows: [Int] = []
-        var previous: UInt64? = nil
-        while true {
-            var best = -1
-            for p in sorted.indices where heads[p] < sorted[p].count {
-                if best < 0 || sorted[p][heads[p]].x < sorted[best][heads[best]].x { best = p }
-            }
-            if best < 0 { break }
-            let pair = sorted[best][heads[best]]
-            heads[best] += 1
-            if pair.x == previous {
-                count += 1
-                if listing > 0 {
-                    rows.append(offsets[best] + Int(pair.y))
-                    if rows.count > 4 * listing { rows = Array(rows.sorted().prefix(listing)) }
-                }
-            }
-            previous = pair.x
-        }
-        return (count, Array(rows.sorted().prefix(listing)))
-    }
-
-    /// (fingerprint, row) pairs sorted by fingerprint, rows in order among equal ones: a least-significant-digit
-    /// radix sort (stable; eight passes of a byte, and fingerprints are uniform, so no pass is skewed).
-    static func radixSorted(_ pairs: [SIMD2<UInt64>]) -> [SIMD2<UInt64>] {
-        var a = pairs
-        var b = [SIMD2<UInt64>](repeating: .zero, count: pairs.count)
-        a.withUnsafeMutableBufferPointer { first in
-            b.withUnsafeMutableBufferPointer { second in
-                var from = first, to = second
-                var counts = [Int](repeating: 0, count: 256)
-                for shift in stride(from: UInt64(0), to: 64, by: 8) {
-                    for i in 0..<256 { counts[i] = 0 }
-                    for v in from { counts[Int(truncatingIfNeeded: v.x >> shift) & 255] += 1 }
-                    var total = 0
-                    for i in 0..<256 { let c = counts[i]; counts[i] = total; total += c }
-                    for v in from {
-                        let digit = Int(truncatingIfNeeded: v.x >> shift) & 255
-                        to[counts[digit]] = v
-                        counts[digit] += 1
-                    }
-                    swap(&from, &to)
-                }
-            }
-        }
-        return a   // eight passes: the last one wrote back into the first buffer
     }
 }
