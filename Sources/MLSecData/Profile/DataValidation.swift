@@ -42,43 +42,13 @@ public enum DataValidation {
                 throw MLSecError.malformed("\(path) row \(r + 1): \(row.count) fields, the header has \(tally.plan.mapping.count)")
             }
             tally.hashes.add(row)
-            for c in 0..<row.count {
-                let s = tally.plan.mapping[c]
-                if s < 0 { continue }
-                let field = row.field(c)
-                if ColumnStatistics.isMissing(field) { tally.missing[s] += 1; continue }
-                switch tally.plan.types[s] {
-                case .integer, .float:
-                    guard case let (v, isInteger)? = row.numberLiteral(c) else {
-                        tally.note(.typeError, s, row: r, "values that are not numbers (first: \"\(row.string(c).prefix(40))\")")
-                        continue
-                    }
-                    if !isInteger, tally.plan.types[s] == .integer {
-                        if !ColumnStatistics.isIntegral(v) { tally.note(.typeError, s, row: r, "values that are not integers (first: \(v))") }
-                    }
-                    let low = tally.plan.lows[s], high = tally.plan.highs[s]
-                    if v < low || v > high {
-                        tally.note(.outOfRange, s, row: r, "values outside [\(low), \(high)] (first: \(v))")
-                    }
-                    if tally.plan.hasEdges[s] {
-                        tally.bins[s * 10 + tally.plan.bin(v, column: s)] += 1
-                        tally.numericCounts[s] += 1
-                    }
-                case .categorical:
-                    if tally.plan.categorySets[s]?.contains(field, quoted: row.isQuoted(c)) == false {
-                        tally.note(.unseenCategory, s, row: r, "categories not in the schema (first: \"\(row.string(c).prefix(40))\")")
-                    }
-                case .string:
-                    break
-                }
-                if s == tally.plan.labelIndex { tally.labels.add(field, quoted: row.isQuoted(c)) }
-            }
+            tally.add(row, row: r)
         }
-        var total = parts.first?.state ?? ValidationTally(plan: plan)
-        for part in parts.dropFirst() { total.merge(part.state, rowOffset: part.rowOffset) }
+        var total = ValidationTally(plan: plan)
+        for part in parts { total.merge(part.state, rowOffset: part.rowOffset) }
         let rows = parts.reduce(0) { $0 + $1.rows }
-        let missing = total.missing, numericCounts = total.numericCounts
-        let bins = (0..<columnCount).map { Array(total.bins[$0 * 10..<$0 * 10 + 10]) }
+        let missing = total.counters.missingCounts, numericCounts = total.counters.numericCounts
+        let bins = total.counters.binCounts
         let labels = total.labels.dictionary
         let duplicates = DuplicateRows.find(parts.map(\.state.hashes), offsets: parts.map(\.rowOffset), listing: maxListedRows)
         let duplicateRows = duplicates.rows
@@ -138,91 +108,5 @@ public enum DataValidation {
             let e = max(pair.0, 1e-4), o = max(pair.1, 1e-4)
             return sum + (o - e) * log(o / e)
         }
-    }
-}
-
-/// What one part of the file found while validating.
-struct ValidationTally {
-    enum Kind: String, CaseIterable {
-        case typeError = "type_error", outOfRange = "out_of_range", unseenCategory = "unseen_category"
-    }
-
-    struct Found {
-        var rows: [Int]
-        var count: Int
-        var detail: String
-    }
-
-    let plan: ValidationPlan
-    var missing: [Int]
-    var bins: [Int]            // column * 10 + bin
-    var numericCounts: [Int]
-    var labels = CategoryCounter(limit: .max)
-    var found: [Found?]        // kind * columns + column
-    var hashes = RowFingerprints()
-
-    init(plan: ValidationPlan) {
-        self.plan = plan
-        let columns = plan.types.count
-        missing = [Int](repeating: 0, count: columns)
-        bins = [Int](repeating: 0, count: columns * 10)
-        numericCounts = [Int](repeating: 0, count: columns)
-        found = [Found?](repeating: nil, count: columns * Kind.allCases.count)
-    }
-
-    mutating func note(_ kind: Kind, _ column: Int, row: Int, _ detail: @autoclosure () -> String) {
-        let key = (Kind.allCases.firstIndex(of: kind) ?? 0) * plan.types.count + column
-        if found[key] == nil {
-            found[key] = Found(rows: [row], count: 1, detail: detail())
-        } else {
-            found[key]?.count += 1
-            if (found[key]?.rows.count ?? 0) < DataValidation.maxListedRows { found[key]?.rows.append(row) }
-        }
-    }
-
-    /// Adds what a later part found; its rows are shifted by `rowOffset`.
-    mutating func merge(_ later: ValidationTally, rowOffset: Int) {
-        for i in missing.indices { missing[i] += later.missing[i]; numericCounts[i] += later.numericCounts[i] }
-        for i in bins.indices { bins[i] += later.bins[i] }
-        labels.merge(later.labels)
-        for (i, theirs) in later.found.enumerated() {
-            guard let theirs else { continue }
-            let shifted = theirs.rows.map { $0 + rowOffset }
-            if var mine = found[i] {
-                mine.count += theirs.count
-                mine.rows = Array((mine.rows + shifted).prefix(DataValidation.maxListedRows))
-                found[i] = mine
-            } else {
-                found[i] = Found(rows: shifted, count: theirs.count, detail: theirs.detail)
-            }
-        }
-    }
-}
-
-/// A schema's per-column settings in flat arrays, and the data's column order: what every part's thread reads.
-struct ValidationPlan {
-    var mapping: [Int] = []        // data column -> schema column, -1 for none
-    let types: [ColumnType]
-    let lows: [Double]
-    let highs: [Double]
-    let edges: [Double]            // nine inner decile edges per column
-    let hasEdges: [Bool]
-    let categorySets: [CategorySet?]
-    let labelIndex: Int
-
-    init(schema: DatasetSchema) {
-        types = schema.columns.map(\.type)
-        lows = schema.columns.map { $0.minimum ?? -.infinity }
-        highs = schema.columns.map { $0.maximum ?? .infinity }
-        hasEdges = schema.columns.map { $0.decileEdges.count == 9 }
-        edges = schema.columns.flatMap { $0.decileEdges.count == 9 ? $0.decileEdges : [Double](repeating: 0, count: 9) }
-        categorySets = schema.columns.map { $0.categories.map { CategorySet($0.keys) } }
-        labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } } ?? -1
-    }
-
-    /// Bin 0...9 of `v` among column `s`'s decile edges.
-    @inline(__always)
-    func bin(_ v: Double, column s: Int) -> Int {
-        edges.withUnsafeBufferPointer { DatasetSchema.bin(v, edges: UnsafeBufferPointer(rebasing: $0[s * 9..<s * 9 + 9])) }
     }
 }
