@@ -62,12 +62,13 @@ struct ColumnStatistics {
 
     mutating func add(_ row: CSVRow, column: Int) {
         count += 1
-        let field = row.field(column)
-        if Self.isMissing(field) {
+        // A number is never missing (FastNumber reads no NA, null or nan), so parsed numbers skip that check.
+        let number = row.numberLiteral(column)
+        if number == nil, Self.isMissing(row.field(column)) {
             missing += 1
             return
         }
-        if case let (v, isInteger)? = row.numberLiteral(column) {
+        if case let (v, isInteger)? = number {
             // Typed by the literal, as TensorFlow Data Validation does: "3" is an integer, "3.0" and "3e0" are floats.
             if isInteger, abs(v) < 9e15 { integral += 1 }
             if numeric == 0 { shift = v }
@@ -86,7 +87,7 @@ struct ColumnStatistics {
             numeric += 1
         }
         if categories != nil {
-            categories?.add(field, quoted: row.isQuoted(column))
+            categories?.add(row.field(column), quoted: row.isQuoted(column))
             if categories?.overflowed == true { categories = nil }
         }
     }
