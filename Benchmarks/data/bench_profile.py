@@ -10,7 +10,12 @@ Every tool reads it from the page cache (one warm-up read first). Times are medi
 the table gives each tool's throughput in MiB/s, its ratio to `wc -l`, and the peak resident memory of mlsec (the
 goal: bounded memory whatever the file's size, and at least 0.5 of `wc -l`'s throughput).
 
-Usage: Benchmarks/data/bench_profile.py [--mlsec .build/release/mlsec] [--gib 1] [--runs 3] [--dir DIR]
+When the interpreter running this script has them (the bench-only venv: `pip install polars duckdb pandas`), the
+same file is also summarised by the data tools users know, as yardsticks of what the whole task costs: polars
+(`read_csv(...).describe()`), pandas (`read_csv(...).describe(include="all")`, C engine) and DuckDB (`SUMMARIZE`).
+Each runs in a process of its own and times its work after its imports.
+
+Usage: Benchmarks/data/bench_profile.py [--mlsec .build/release/mlsec] [--gib 1] [--runs 3] [--dir DIR] [--no-peers]
 """
 import argparse
 import os
@@ -18,8 +23,28 @@ import pathlib
 import random
 import resource
 import statistics
+import importlib.util
 import subprocess
+import sys
 import time
+
+# Summaries by the data tools users know: each snippet prints the seconds its work took after its imports.
+PEERS = {
+    "polars describe": ("polars", "import polars as pl\nstart = time.perf_counter()\npl.read_csv(PATH).describe()"),
+    "pandas describe": ("pandas", "import pandas as pd\nstart = time.perf_counter()\n"
+                                  "pd.read_csv(PATH, engine='c').describe(include='all')"),
+    "duckdb SUMMARIZE": ("duckdb", "import duckdb\nstart = time.perf_counter()\n"
+                                   "duckdb.sql(f\"SUMMARIZE SELECT * FROM read_csv('{PATH}')\").fetchall()"),
+}
+
+
+def timed_peer(code, path):
+    """Seconds a peer's snippet reports for its work on `path`."""
+    program = f"import sys, time\nPATH = sys.argv[1]\n{code}\nprint(time.perf_counter() - start)"
+    proc = subprocess.run([sys.executable, "-c", program, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    if proc.returncode != 0:
+        raise SystemExit(f"peer failed: {proc.stderr.decode()[-400:]}")
+    return float(proc.stdout.decode().split()[-1])
 
 
 def make_file(path, gib):
@@ -60,6 +85,7 @@ def main():
     parser.add_argument("--gib", type=float, default=1.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--dir", default="/tmp/mlsec-bench-data")
+    parser.add_argument("--no-peers", action="store_true", help="skip polars, pandas and DuckDB even where installed")
     args = parser.parse_args()
     directory = pathlib.Path(args.dir)
     directory.mkdir(parents=True, exist_ok=True)
@@ -83,6 +109,10 @@ def main():
             walls.append(wall)
             peaks.append(peak)
         results[name] = (statistics.median(walls), max(peaks))
+    for name, (module, code) in PEERS.items():
+        if args.no_peers or importlib.util.find_spec(module) is None:
+            continue
+        results[name] = (statistics.median(timed_peer(code, data) for _ in range(args.runs)), 0)
     base = results["wc -l"][0]
     print(f"file: {data} ({mib:,.0f} MiB), median of {args.runs} runs, {os.cpu_count()} CPUs")
     print(f"{'tool':22} {'seconds':>8} {'MiB/s':>9} {'of wc -l':>9}")
