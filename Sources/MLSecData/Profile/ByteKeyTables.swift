@@ -63,17 +63,27 @@ enum ByteHash {
     }
 }
 
-/// A column's category counts behind a reference: each call makes one exclusivity check, not one per array.
+/// A column's category counts behind a reference. The table lives in memory of its own rather than in a stored
+/// `var`, which would cost a dynamic exclusivity check per call (profile calls this for two or more fields a row);
+/// a counter is used by one thread at a time.
 final class CategoryCounter {
-    private var table: ByteKeyTable
+    private let table: UnsafeMutablePointer<ByteKeyTable>
 
-    init(limit: Int) { table = ByteKeyTable(limit: limit) }
+    init(limit: Int) {
+        table = .allocate(capacity: 1)
+        table.initialize(to: ByteKeyTable(limit: limit))
+    }
 
-    var overflowed: Bool { table.overflowed }
-    var dictionary: [String: Int] { table.dictionary }
+    deinit {
+        table.deinitialize(count: 1)
+        table.deallocate()
+    }
 
-    func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) { table.add(field, quoted: quoted) }
-    func merge(_ other: CategoryCounter) { table.merge(other.table) }
+    var overflowed: Bool { table.pointee.overflowed }
+    var dictionary: [String: Int] { table.pointee.dictionary }
+
+    func add(_ field: UnsafeBufferPointer<UInt8>, quoted: Bool) { table.pointee.add(field, quoted: quoted) }
+    func merge(_ other: CategoryCounter) { table.pointee.merge(other.table.pointee) }
 }
 
 /// A fixed set of categories (a schema's), read by every validation thread: an immutable table, looked up in place.
