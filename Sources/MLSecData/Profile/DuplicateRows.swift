@@ -1,7 +1,7 @@
 // DuplicateRows: exact duplicate rows of a file read in parts, from each part's row fingerprints. The (fingerprint,
 // row) pairs of all parts are spread into buckets by their fingerprints' top bits, parts in file order, in one pass
-// per part on all cores; each bucket (about a thousand pairs, in cache) is then sorted and scanned on its own, so
-// nothing is merged on one thread.
+// per part on all cores; each bucket (about a thousand pairs, in cache, in file order) is then checked on its own
+// with a small hash set, so nothing is sorted or merged on one thread.
 
 import Foundation
 
@@ -56,35 +56,18 @@ package enum DuplicateRows {
             }
         }
 
-        // Buckets sorted and scanned in groups, one group per task.
+        // Buckets in groups, one group per task. A bucket holds its pairs in file order, so a fingerprint seen
+        // before in its bucket (a small open-addressing set, cleared per bucket) marks a duplicate row.
         let tasks = min(buckets, 64)
         var results = [(count: Int, rows: [Int])](repeating: (0, []), count: tasks)
-        pairs.withUnsafeMutableBufferPointer { all in
-            nonisolated(unsafe) let all = all
-            results.withUnsafeMutableBufferPointer { out in
-                nonisolated(unsafe) let out = out
+        results.withUnsafeMutableBufferPointer { out in
+            nonisolated(unsafe) let out = out
+            pairs.withUnsafeBufferPointer { all in
+                nonisolated(unsafe) let all = all
                 DispatchQueue.concurrentPerform(iterations: tasks) { t in
-                    var count = 0
-                    var rows: [Int] = []
                     let firstBucket: Int = buckets * t / tasks
                     let endBucket: Int = buckets * (t + 1) / tasks
-                    for b in firstBucket..<endBucket {
-                        var run = UnsafeMutableBufferPointer(rebasing: all[starts[b]..<starts[b + 1]])
-                        // Rows are distinct, so ordering by (fingerprint, row) keeps file order among equal ones.
-                        run.sort(by: Self.fingerprintThenRow)
-                        var k = 1
-                        while k < run.count {
-                            if run[k].x == run[k - 1].x {
-                                count += 1
-                                if listing > 0 {
-                                    rows.append(Int(run[k].y))
-                                    if rows.count > 4 * listing { rows = Array(rows.sorted().prefix(listing)) }
-                                }
-                            }
-                            k += 1
-                        }
-                    }
-                    out[t] = (count, rows)
+                    out[t] = duplicates(in: all, buckets: firstBucket..<endBucket, starts: starts, listing: listing)
                 }
             }
         }
@@ -92,8 +75,47 @@ package enum DuplicateRows {
         return (count, Array(results.flatMap(\.rows).sorted().prefix(listing)))
     }
 
-    @inline(__always)
-    private static func fingerprintThenRow(_ a: SIMD2<UInt64>, _ b: SIMD2<UInt64>) -> Bool {
-        a.x != b.x ? a.x < b.x : a.y < b.y
+    /// The repeated fingerprints of buckets `range` of `all` (bucket `b` is `starts[b]..<starts[b + 1]`, in file
+    /// order): how many, and the first `listing` rows (kept to at most 4 x `listing` on the way).
+    private static func duplicates(in all: UnsafeBufferPointer<SIMD2<UInt64>>, buckets range: Range<Int>, starts: [Int],
+                                   listing: Int) -> (count: Int, rows: [Int]) {
+        var largest = 0
+        for b in range { largest = max(largest, starts[b + 1] - starts[b]) }
+        var capacity = 16
+        while capacity < 2 * largest { capacity <<= 1 }
+        let seen = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)   // 0: empty (a zero fingerprint apart)
+        defer { seen.deallocate() }
+        var count = 0
+        var rows: [Int] = []
+        for b in range {
+            let run = UnsafeBufferPointer(rebasing: all[starts[b]..<starts[b + 1]])
+            var size = 16
+            while size < 2 * run.count { size <<= 1 }
+            let mask = size - 1
+            seen.initialize(repeating: 0, count: size)
+            var zeroSeen = false
+            for pair in run {
+                let hash = pair.x
+                var repeated = false
+                if hash == 0 {
+                    repeated = zeroSeen
+                    zeroSeen = true
+                } else {
+                    var i = Int(truncatingIfNeeded: hash) & mask
+                    while seen[i] != 0 {
+                        if seen[i] == hash { repeated = true; break }
+                        i = (i + 1) & mask
+                    }
+                    if !repeated { seen[i] = hash }
+                }
+                guard repeated else { continue }
+                count += 1
+                if listing > 0 {
+                    rows.append(Int(pair.y))
+                    if rows.count > 4 * listing { rows = Array(rows.sorted().prefix(listing)) }
+                }
+            }
+        }
+        return (count, rows)
     }
 }
