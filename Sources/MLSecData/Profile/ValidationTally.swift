@@ -12,7 +12,7 @@ struct ValidationPlan {
     let lows: [Double]
     let highs: [Double]
     let edges: [[Double]]          // nine inner decile edges per column, or none
-    let categorySets: [CategorySet?]
+    let categories: [[String]?]
     let labelIndex: Int
 
     init(schema: DatasetSchema) {
@@ -20,7 +20,7 @@ struct ValidationPlan {
         lows = schema.columns.map { $0.minimum ?? -.infinity }
         highs = schema.columns.map { $0.maximum ?? .infinity }
         edges = schema.columns.map { $0.decileEdges.count == 9 ? $0.decileEdges : [] }
-        categorySets = schema.columns.map { $0.categories.map { CategorySet($0.keys) } }
+        categories = schema.columns.map { $0.categories.map { Array($0.keys) } }
         labelIndex = schema.labelColumn.flatMap { label in schema.columns.firstIndex { $0.name == label } } ?? -1
     }
 }
@@ -37,7 +37,8 @@ struct ColumnRule {
     var high: Double
 }
 
-/// The plan per data column: rules, and nine decile edges each. Read-only once built.
+/// The plan per data column: rules, nine decile edges each, and the allowed categories. One per part, category sets
+/// included: a shared set's reference count, touched per field by every core, made them wait on each other.
 final class ValidationRules {
     let count: Int
     let rules: UnsafeMutablePointer<ColumnRule>
@@ -67,7 +68,7 @@ final class ValidationRules {
             }
             (rules + c).initialize(to: ColumnRule(schemaColumn: s, kind: kind, edgeOrder: columnEdges.isEmpty ? 0 : ascending ? 1 : 2,
                                                   isLabel: s == plan.labelIndex, low: plan.lows[s], high: plan.highs[s]))
-            sets.append(plan.categorySets[s])
+            sets.append(plan.categories[s].map { CategorySet($0) })
         }
         categorySets = sets
     }
