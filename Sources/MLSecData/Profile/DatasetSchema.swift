@@ -136,22 +136,10 @@ public struct DatasetSchema: Sendable, Equatable {
     /// `v - edge`, without a branch: validation bins every value, and on random values a binary search's branches
     /// mispredicted (the compiler turns a counted comparison back into a branch). `+ 0.0` makes -0 into +0.
     @inline(__always)
-    package static func bin(_ v: Double, edges: UnsafeBufferPointer<Double>) -> Int {
+    static func bin(_ v: Double, edges: UnsafeBufferPointer<Double>) -> Int {
         var count: UInt64 = 0
         for edge in edges { count &+= ~((v - edge) + 0.0).bitPattern >> 63 }
         return Int(count)
-    }
-
-    /// `bin` for nine ascending edges, in five comparisons without branches (a search for the first edge above `v`;
-    /// finite values, as parsed numbers are).
-    @inline(__always)
-    package static func ascendingBin(_ v: Double, edges e: UnsafePointer<Double>) -> Int {
-        var base = 0
-        base &+= e[3] <= v ? 4 : 0
-        base &+= e[base &+ 1] <= v ? 2 : 0
-        base &+= e[base] <= v ? 1 : 0
-        base &+= e[base] <= v ? 1 : 0
-        return base &+ (e[base] <= v ? 1 : 0)
     }
 }
 

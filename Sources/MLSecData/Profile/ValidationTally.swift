@@ -30,8 +30,7 @@ struct ColumnRule {
     static let skip: UInt8 = 0, integer: UInt8 = 1, float: UInt8 = 2, categorical: UInt8 = 3, string: UInt8 = 4
     var schemaColumn: Int
     var kind: UInt8
-    /// 0 without decile edges, 1 with ascending ones (binned by a search), 2 with others (binned by counting).
-    var edgeOrder: UInt8
+    var hasEdges: Bool
     var isLabel: Bool
     var low: Double
     var high: Double
@@ -53,20 +52,19 @@ final class ValidationRules {
         var sets: [CategorySet?] = []
         for (c, s) in plan.mapping.enumerated() {
             guard s >= 0 else {
-                (rules + c).initialize(to: ColumnRule(schemaColumn: 0, kind: ColumnRule.skip, edgeOrder: 0, isLabel: false, low: 0, high: 0))
+                (rules + c).initialize(to: ColumnRule(schemaColumn: 0, kind: ColumnRule.skip, hasEdges: false, isLabel: false, low: 0, high: 0))
                 sets.append(nil)
                 continue
             }
             let columnEdges = plan.edges[s]
             for (k, e) in columnEdges.enumerated() { edges[c * 9 + k] = e }
-            let ascending = zip(columnEdges, columnEdges.dropFirst()).allSatisfy { $0 <= $1 }
             let kind: UInt8 = switch plan.types[s] {
             case .integer: ColumnRule.integer
             case .float: ColumnRule.float
             case .categorical: ColumnRule.categorical
             case .string: ColumnRule.string
             }
-            (rules + c).initialize(to: ColumnRule(schemaColumn: s, kind: kind, edgeOrder: columnEdges.isEmpty ? 0 : ascending ? 1 : 2,
+            (rules + c).initialize(to: ColumnRule(schemaColumn: s, kind: kind, hasEdges: !columnEdges.isEmpty,
                                                   isLabel: s == plan.labelIndex, low: plan.lows[s], high: plan.highs[s]))
             sets.append(plan.categories[s].map { CategorySet($0) })
         }
@@ -168,11 +166,8 @@ struct ValidationTally {
                 if v < rule.low || v > rule.high {
                     note(.outOfRange, s, row: r, "values outside [\(rule.low), \(rule.high)] (first: \(v))")
                 }
-                if rule.edgeOrder != 0 {
-                    let columnEdges = edges + c * 9
-                    let bin = rule.edgeOrder == 1 ? DatasetSchema.ascendingBin(v, edges: columnEdges)
-                                                  : DatasetSchema.bin(v, edges: UnsafeBufferPointer(start: columnEdges, count: 9))
-                    bins[s * 10 + bin] += 1
+                if rule.hasEdges {
+                    bins[s * 10 + DatasetSchema.bin(v, edges: UnsafeBufferPointer(start: edges + c * 9, count: 9))] += 1
                     numeric[s] += 1
                 }
             case ColumnRule.categorical:
