@@ -86,7 +86,8 @@ final class CategoryCounter {
     func merge(_ other: CategoryCounter) { table.pointee.merge(other.table.pointee) }
 }
 
-/// A fixed set of categories (a schema's), read by every validation thread: an immutable table, looked up in place.
+/// A fixed set of categories (a schema's): an immutable table, looked up in place. Validation builds one per part,
+/// so that no two threads touch the same object's reference count.
 final class CategorySet: Sendable {
     private let table: ByteKeyTable
 
@@ -200,7 +201,7 @@ struct ByteKeyTable {
 }
 
 /// One part's row fingerprints (64-bit hashes of each row's fields), in row order: appending is all a row costs
-/// while the file is read; `DuplicateRows.find` sorts every part's on all cores and merges them once. A part records
+/// while the file is read; `DuplicateRows.find` checks every part's at the end, on all cores. A part records
 /// its first `maxRowsPerPart` rows (20 million over the most parts); later rows are not checked.
 package struct RowFingerprints {
     static let maxRowsPerPart = 2_500_000
